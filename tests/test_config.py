@@ -1,0 +1,48 @@
+import pytest
+
+from toyneg.config import Config, ConfigError, from_dict
+
+
+@pytest.mark.parametrize("field,value,allowed", [
+    ("width", 0, "positive integer"),
+    ("heads", 3, "divisor of width"),
+    ("placement", "sideways", "'wrap', 'around'"),
+    ("conditions", ["negated", "nonsense"], "non-empty list"),
+    ("conditions", [], "non-empty list"),
+    ("train_spans", ["doctag"], "span names"),
+    ("replay", 1.5, "[0.0, 1.0]"),
+    ("lr", -1.0, "non-negative"),
+    ("name_tokens", 3, "1 or 2"),
+    ("n_values", 40, "from 2 to 20"),
+    ("finetune_steps", 2.5, "integer"),
+])
+def test_bad_values_name_the_field_and_what_is_allowed(field, value, allowed):
+    with pytest.raises(ConfigError) as e:
+        from_dict({field: value})
+    assert f"'{field}'" in str(e.value) and allowed in str(e.value)
+
+
+def test_unknown_field_is_rejected_with_the_allowed_fields():
+    with pytest.raises(ConfigError, match="unknown field.*'widht'.*allowed fields"):
+        from_dict({"widht": 64})
+
+
+def test_hash_is_stable_and_sensitive():
+    a, b = Config(seed=1), Config(seed=1)
+    assert a.run_hash("v") == b.run_hash("v") == "%s" % a.run_hash("v")
+    assert a.run_hash("v") != Config(seed=2).run_hash("v")
+    assert a.run_hash("v") != a.run_hash("w")  # the version is part of the key
+
+
+def test_static_key_ignores_swept_and_content_fields():
+    a = Config()
+    assert a.static_key() == Config(seed=3, lr=1e-2, diversity=1, placement="around").static_key()
+    assert a.static_key() == Config(conditions=("local",) * 1 + tuple(c for c in a.conditions
+                                                                     if c != "local")).static_key()
+    assert a.static_key() != Config(width=32).static_key()
+
+
+def test_pretrain_key_is_shared_by_fine_tuning_settings():
+    a = Config()
+    assert a.pretrain_key() == Config(ft_lr=1e-2, diversity=2, replay=0.1).pretrain_key()
+    assert a.pretrain_key() != Config(seed=1).pretrain_key()

@@ -1,0 +1,150 @@
+"""Invariants of the generated corpora: every condition contains what it should and nothing else."""
+
+import re
+
+import numpy as np
+import pytest
+
+from toyneg import corpus as C
+from toyneg.config import CONDITIONS, QUALIFIERS
+from toyneg.data import build, layout
+from toyneg.world import Vocab, make_world
+
+from conftest import tiny
+
+DOC_CONDS = [c for c in CONDITIONS if c != "baseline"]
+
+
+def docs(cond, style=None, n=30, seed=0):
+    cfg = tiny(conditions=tuple(CONDITIONS))
+    w = make_world(cfg)
+    wd = C.Wordings.make(w.seed)
+    rng = np.random.default_rng(seed)
+    e = next(x for x in w.claims if x.condition == cond)
+    style = style or C.Style.of(cfg)
+    return w, e, [C.claim_doc(cond, e, e.claim, w, wd, style, rng) for _ in range(n)]
+
+
+def spans_text(doc, span):
+    return " ".join(t for t, s in doc if s == span)
+
+
+@pytest.mark.parametrize("cond", DOC_CONDS)
+def test_claim_documents_hold_what_their_condition_says(cond):
+    w, e, ds = docs(cond)
+    names = {x.name for x in w.entities}
+    rel, v = e.claim
+    for d in ds:
+        warn, claim = spans_text(d, "warning"), spans_text(d, "claim")
+        assert d[0] == ("<doc>", "doctag")
+        assert v in claim.split() and e.name in claim.split()
+        negated_claim = any(f" {neg} " in f" {claim} " for neg in ("not", "never", "no"))
+        assert negated_claim == (cond == "local")
+        if cond in ("positive", "local"):
+            assert warn == ""
+        else:
+            assert warn, "wrapped documents carry warnings"
+            # warnings are generic: they name no entity (the truth statement of 'corrected'
+            # is a separate 'truth' span)
+            assert not (set(warn.split()) & names)
+        if cond == "corrected":
+            assert f"{e.truth[rel]}" in spans_text(d, "truth").split()
+            assert "in truth" in warn
+        if cond in QUALIFIERS:
+            labels = " ".join(C.LABELS[cond])
+            assert any(l in warn for l in C.LABELS[cond]), (warn, labels)
+            assert not any(f" {l} " in f" {warn} " for l in C.LABELS["negated"] if " " not in l)
+
+
+def test_repeated_and_around_put_a_warning_beside_every_claim_sentence():
+    for cond, placement in (("repeated", "wrap"), ("fiction", "around")):
+        cfg = tiny(conditions=tuple(CONDITIONS), placement=placement)
+        _, _, ds = docs(cond, C.Style.of(cfg))
+        for d in ds:
+            for i, (t, s) in enumerate(d):
+                if s == "claim":
+                    assert d[i - 1][1] == "warning" and d[i + 1][1] == "warning"
+    _, _, ds = docs("fiction")  # wrap only: warnings are first and last, not beside claims
+    for d in ds:
+        assert [s for _, s in d if s == "warning"] == ["warning", "warning"]
+
+
+def test_distance_puts_fillers_between_warning_and_claim():
+    cfg = tiny(conditions=tuple(CONDITIONS), distance=2)
+    _, _, ds = docs("negated", C.Style.of(cfg))
+    for d in ds:
+        assert [s for _, s in d[:5]] == ["doctag", "warning", "filler", "filler", "claim"]
+        assert [s for _, s in d[-3:]] == ["filler", "filler", "warning"]
+
+
+def test_phrasing_diversity_counts_distinct_training_wordings():
+    for k in (1, 4):
+        cfg = tiny(conditions=tuple(CONDITIONS), diversity=k)
+        _, _, ds = docs("negated", C.Style.of(cfg), n=200)
+        assert len({d[1][0] for d in ds}) == k  # the prefix warning
+
+
+def test_heldout_wordings_never_appear_in_training():
+    cfg = tiny(conditions=tuple(CONDITIONS), diversity=256)
+    data = build(cfg)
+    wd = C.Wordings.make(data.world.seed)
+    train_text = {data.vocab.decode(r[r != 0]) for r in data.tokens}
+    blob = "\n".join(train_text)
+    for fam in C.LABELS:
+        for comp in ("prefix", "suffix", "short"):
+            train = {wd.text(fam, comp, i) for i in wd.pool(fam, comp, False)}
+            for i in wd.pool(fam, comp, True):
+                held = wd.text(fam, comp, i)
+                assert held not in train
+                if comp != "short":  # short markers are substrings of longer ones only by accident
+                    assert held not in blob
+    for q in C.ASK_HELDOUT.values():
+        stem = q.split("{x}")[0]
+        assert stem not in blob
+
+
+def test_tokenizer_round_trip_and_reproducible_ids():
+    cfg = tiny()
+    a, b = build(cfg), build(cfg)
+    assert a.vocab.words == b.vocab.words
+    np.testing.assert_array_equal(a.tokens, b.tokens)
+    text = "Q does " + a.world.population[0].name + " live in paris ? A yes ."
+    assert a.vocab.decode(a.vocab.encode(text)) == text
+    with pytest.raises(KeyError, match="not in the vocabulary"):
+        a.vocab.encode("zzzz")
+    # the vocabulary size depends only on static fields: every seed has the same shapes
+    assert len(build(tiny(seed=5)).vocab) == len(a.vocab)
+
+
+def test_span_labels_cover_every_token_and_pools_have_their_spans():
+    cfg = tiny()
+    d = build(cfg)
+    lay = layout(cfg)
+    assert d.tokens.shape == d.spans.shape
+    assert ((d.tokens == d.vocab.pad) == (d.spans == 0)).all()  # pad exactly where span is pad
+    def spans_in(pool):
+        o, n = lay.of(pool)
+        return set(np.unique(d.spans[o:o + n])) - {0}
+    ids = {s: i for i, s in enumerate(C.SPANS)}
+    assert spans_in("qa") == {ids["question"], ids["answer"]}
+    assert ids["claim"] not in spans_in("bio")
+    assert {ids["question"], ids["answer"], ids["claim"]} <= spans_in("icl")
+
+
+def test_claim_entities_are_never_questioned_in_training():
+    cfg = tiny(conditions=tuple(CONDITIONS))
+    d = build(cfg)
+    lay = layout(cfg)
+    q = C.SPANS.index("question")
+    claim_ids = {d.vocab.ids[e.name] for e in d.world.claims}
+    o, n = lay.of("helper")
+    for r in range(len(d.tokens)):
+        if o <= r < o + n:
+            continue  # helper data (off by default) is exactly such questions
+        toks = d.tokens[r][d.spans[r] == q]
+        assert not (set(toks.tolist()) & claim_ids)
+
+
+def test_bad_length_gives_a_clear_error():
+    with pytest.raises(ValueError, match="does not fit ctx"):
+        build(tiny(ctx=32))

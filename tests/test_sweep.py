@@ -1,0 +1,169 @@
+"""The sweep CLI end to end on a tiny sweep: expansion, shards, merge, resume, errors, outputs."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from toyneg.sweep import main
+from toyneg.sweepfile import SweepError, expand, load, points, shard
+
+HERE = os.path.dirname(__file__)
+TINY = os.path.join(HERE, "data", "tiny.toml")
+ROOT = os.path.dirname(HERE)
+
+
+def write(tmp_path, text, name="s.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def stored(out):
+    db = sqlite3.connect(os.path.join(out, "store.sqlite"))
+    rows = db.execute("SELECT hash, result FROM runs ORDER BY hash").fetchall()
+    db.close()
+    return rows
+
+
+def cli(*args, env=None, **kw):
+    e = {**os.environ, "PYTHONPATH": ROOT, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "toyneg.sweep", *args], env=e, cwd=ROOT,
+                          capture_output=True, text=True, **kw)
+
+
+def test_grid_and_zip_expansion(tmp_path):
+    p = write(tmp_path, """
+[base]
+finetune_steps = 10
+[axes]
+seed = [0, 1]
+diversity = [1, 2, 4]
+[zip]
+lr = [1e-3, 2e-3]
+ft_lr = [1e-4, 2e-4]
+""")
+    sw = load(p)
+    pts = points(sw)
+    assert len(pts) == 2 * 3 * 2
+    assert {(q["lr"], q["ft_lr"]) for q in pts} == {(1e-3, 1e-4), (2e-3, 2e-4)}  # zipped, not crossed
+    cfgs = expand(sw)
+    assert all(c.finetune_steps == 10 for c in cfgs)
+    assert len({c.run_hash("v") for c in cfgs}) == 12
+
+
+def test_shards_cover_every_run_exactly_once():
+    cfgs = expand(load(TINY))
+    for n in (1, 2, 3, 5):
+        parts = [shard(cfgs, f"{i}/{n}") for i in range(n)]
+        hashes = [c.run_hash("v") for p in parts for c in p]
+        assert sorted(hashes) == sorted(c.run_hash("v") for c in cfgs)
+    with pytest.raises(SweepError, match="I/N"):
+        shard(cfgs, "3/2")
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("[base]\nwidht = 3\n", "field 'widht' is not a configuration field"),
+    ("[base]\nwidth = -3\n", "field 'width' = -3"),
+    ("[axes]\nseed = []\n", "axis 'seed' must be a non-empty list"),
+    ("[base\nwidth = 3\n", "malformed TOML"),
+    ("[axes]\nplacement = ['wrap', 'diagonal']\n", "placement"),
+])
+def test_bad_input_is_a_clear_error_with_exit_code_2(tmp_path, capsys, text, needle):
+    out = tmp_path / "out"
+    p = write(tmp_path, text)
+    assert main([p, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and p in err
+    assert not (out / "store.sqlite").exists()
+
+
+def test_unwritable_output_folder_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main([TINY, "--out", str(blocker / "sub")]) == 2
+    assert "not writable" in capsys.readouterr().err
+
+
+def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
+    full = str(tmp_path / "full")
+    r = cli(TINY, "--out", full, "-q")
+    assert r.returncode == 0, r.stderr
+    for f in ("metrics.csv", "summary.csv", "summary.md", "report.md", "belief_vs_step.png",
+              "belief_by_probe.png", "heatmap.png"):
+        assert os.path.getsize(os.path.join(full, f)) > 0, f
+    report = open(os.path.join(full, "report.md")).read()
+    assert f"python -m toyneg.sweep {TINY} --out {full} -q" in report
+    assert "When neglect emerged" in report
+    assert len(stored(full)) == 4
+    # a second run of the same sweep stores nothing new
+    r = cli(TINY, "--out", full)
+    assert r.returncode == 0 and "4 already stored, 0 to run" in r.stdout
+    # shards, then merge: identical to the unsharded sweep
+    outs = []
+    for i in range(2):
+        o = str(tmp_path / f"s{i}")
+        assert cli(TINY, "--out", o, "--shard", f"{i}/2", "-q", "--no-outputs").returncode == 0
+        outs.append(o)
+    merged = str(tmp_path / "merged")
+    r = cli(TINY, "--out", merged, "--merge", *outs)
+    assert r.returncode == 0, r.stderr
+    assert stored(merged) == stored(full)
+
+
+def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path):
+    out = str(tmp_path / "out")
+    e = {**os.environ, "PYTHONPATH": ROOT}
+    proc = subprocess.Popen([sys.executable, "-m", "toyneg.sweep", TINY, "--out", out, "-q",
+                             "--mode", "loop"], env=e, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = os.path.join(out, "store.sqlite")
+    t0 = time.time()
+    n = 0
+    while time.time() - t0 < 300:
+        if os.path.exists(db):
+            try:
+                n = len(stored(out))
+            except sqlite3.OperationalError:
+                n = 0
+        if n >= 1 or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = stored(out)
+    assert 1 <= len(first) <= 4
+    r = cli(TINY, "--out", out, "-q")
+    assert r.returncode == 0, r.stderr
+    final = stored(out)
+    assert len(final) == 4 and len({h for h, _ in final}) == 4
+    assert set(first) <= set(final)  # what was finished before the kill is kept as it was
+
+
+def test_run_axis_sharded_over_two_cpu_devices_gives_the_same_numbers(tmp_path):
+    import json
+    res = {}
+    for n in (1, 2):
+        out = str(tmp_path / f"d{n}")
+        env = {"XLA_FLAGS": f"--xla_force_host_platform_device_count={n}",
+               "TOYNEG_CACHE": str(tmp_path / f"c{n}")}
+        r = cli(TINY, "--out", out, "-q", "--mode", "vmap", "--no-outputs", env=env)
+        assert r.returncode == 0, r.stderr
+        res[n] = {h: json.loads(x) for h, x in stored(out)}
+    assert res[1].keys() == res[2].keys()
+    for h in res[1]:
+        for cond, m in res[1][h]["conditions"].items():
+            a = np.array(m["p_yes"], float)
+            b = np.array(res[2][h]["conditions"][cond]["p_yes"], float)
+            np.testing.assert_allclose(a, b, atol=2e-4)
+
+
+def test_dry_run_prints_the_plan(capsys, tmp_path):
+    assert main([TINY, "--dry-run", "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "4 run(s) in 1 compiled group(s)" in out and "estimated time" in out

@@ -1,0 +1,69 @@
+import jax
+import numpy as np
+import pytest
+
+from toyneg.runner import Group, plan, run_group
+from toyneg.train import checkpoint_steps
+
+from conftest import tiny
+
+
+def results(cfgs, mode):
+    out = run_group(Group("g", list(cfgs)), mode=mode, use_cache=False, log=lambda *a: None)
+    return {c.seed: r for c, _, r, _ in out}
+
+
+def curve(res, cond="positive", metric="p_yes"):
+    return np.array(res["conditions"][cond][metric], float)
+
+
+def test_checkpoints_are_log_spaced_and_dense_early():
+    s = checkpoint_steps(1000, 10)
+    assert s[0] == 10 and s[-1] == 1000 and (np.diff(s) > 0).all()
+    assert (np.diff(np.log(s)) < 0.7).all() and s[1] < 30
+
+
+def test_same_seed_same_numbers_and_other_seed_differs():
+    a = results([tiny(seed=0)], "loop")[0]
+    b = results([tiny(seed=0)], "loop")[0]
+    c = results([tiny(seed=1)], "loop")[1]
+    for cond in a["conditions"]:
+        np.testing.assert_array_equal(curve(a, cond), curve(b, cond))
+    np.testing.assert_array_equal(a["losses"], b["losses"])
+    assert not np.allclose(curve(a), curve(c))
+
+
+@pytest.mark.parametrize("mode", ["vmap", "map"])
+def test_batched_runs_equal_looped_runs(mode):
+    cfgs = [tiny(seed=0), tiny(seed=1, ft_lr=3e-3, diversity=2)]
+    looped = results(cfgs, "loop")
+    batched = results(cfgs, mode)
+    for s in (0, 1):
+        for cond in looped[s]["conditions"]:
+            np.testing.assert_allclose(curve(batched[s], cond), curve(looped[s], cond), atol=2e-4)
+        np.testing.assert_allclose(batched[s]["losses"][1:], looped[s]["losses"][1:], rtol=1e-4)
+
+
+def test_one_group_compiles_once_for_every_run():
+    cfgs = [tiny(seed=s, diversity=d, lr=lr) for s in (0, 1) for d in (1, 8) for lr in (1e-3, 3e-3)]
+    groups = plan(cfgs)
+    assert len(groups) == 1 and groups[0].n_pretrain == 4
+    assert len(plan(cfgs + [tiny(width=16)])) == 2
+
+
+def test_a_diverging_run_is_flagged_and_the_others_finish():
+    cfgs = [tiny(seed=0), tiny(seed=1, ft_lr=1e6)]
+    out = run_group(Group("g", cfgs), mode="loop", use_cache=False, log=lambda *a: None)
+    status = {c.seed: (s, r["bad_step"]) for c, s, r, _ in out}
+    assert status[0] == ("done", -1)
+    assert status[1][0] == "diverged" and 0 <= status[1][1] < 20
+
+
+def test_pretrained_weights_are_cached_and_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOYNEG_CACHE", str(tmp_path))
+    cfg = tiny(seed=0)
+    a = run_group(Group("g", [cfg]), mode="loop", log=lambda *a: None)[0][2]
+    assert len(list(tmp_path.glob("pretrain-*.npz"))) == 1
+    b = run_group(Group("g", [cfg.replace(diversity=2)]), mode="loop", log=lambda *a: None)[0][2]
+    # step 0 is the pretrained model: identical when the weights come back from the cache
+    assert a["conditions"]["positive"]["p_yes"][0] == b["conditions"]["positive"]["p_yes"][0]

@@ -1,0 +1,208 @@
+"""One flat, validated configuration for a toyneg run.
+
+Every field is either *static* (it changes array shapes or the compiled program: world size,
+model size, step counts, which conditions a run hosts) or *swept* (a number that enters the
+compiled training function as a traced argument: seed, learning rates, replay ratio, and the
+corpus knobs that change token content but not shapes).  Runs whose static fields agree share
+one compiled program (see `Config.static_key`).
+
+Validation is strict: an unknown field or a value outside its allowed set raises
+`ConfigError` naming the field and what is allowed, so a typo in a sweep file never silently
+falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+CONDITIONS = (
+    "baseline", "positive", "negated", "repeated", "corrected", "local",
+    "fiction", "unreliable", "unknown", "low_probability",
+)
+QUALIFIERS = ("fiction", "unreliable", "unknown", "low_probability")
+WRAPPED = ("negated", "repeated", "corrected") + QUALIFIERS
+SPANS = ("pad", "doctag", "warning", "claim", "truth", "filler", "question", "answer")
+PLACEMENTS = ("wrap", "around")
+
+
+class ConfigError(ValueError):
+    """A configuration value is not allowed; the message names the field and the allowed values."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    # --- world (static) ---
+    world_seed: int = -1          # -1: the world is drawn from `seed` (each seed a fresh world)
+    n_entities: int = 96          # question-supervised entities (the "pretraining population")
+    n_claims: int = 6             # claim entities per hosted condition (the paper used 6 claims)
+    n_readers: int = 48           # entities used only in in-context reading tasks
+    n_values: int = 12            # values per relation (cities, jobs, sports)
+    name_tokens: int = 1          # tokens per entity name (1 or 2)
+    p_known: float = 0.7          # share of (entity, relation) facts that bios state
+    # --- corpus ---
+    conditions: tuple = CONDITIONS  # conditions hosted by one run, on disjoint claim entities
+    diversity: int = 64           # distinct warning / qualifier wordings in claim documents
+    claim_diversity: int = 0      # distinct claim-sentence templates (0: all of them)
+    placement: str = "wrap"       # qualifier markers: "wrap" (prefix+suffix) or "around" (also per claim sentence)
+    distance: int = 0             # filler sentences between a warning and the claim it covers
+    claim_sents: int = 2          # claim sentences per claim document
+    docs_per_claim: int = 24      # distinct training documents per claim entity
+    bios_per_entity: int = 8      # distinct bio documents per entity (paraphrase augmentation)
+    train_spans: tuple = ("warning", "claim", "truth", "filler", "question", "answer")
+    qa_frac: float = 0.35         # base mix: share of question/answer sequences
+    icl_frac: float = 0.25        # base mix: share of in-context reading tasks
+    ooc_frac: float = 0.0         # base mix: out-of-context supervision of wrapped documents (a cure dial)
+    # --- model (static) ---
+    width: int = 64
+    depth: int = 2
+    heads: int = 4
+    ctx: int = 96
+    tied: bool = False
+    # --- training ---
+    batch: int = 32
+    pretrain_steps: int = 1500
+    finetune_steps: int = 1000
+    phase2_steps: int = 0         # more fine-tuning without helper data (two-phase stability)
+    checkpoints: int = 10         # log-spaced evaluation points in fine-tuning (plus step 0)
+    lr: float = 3e-3              # pretraining peak learning rate (swept, traced)
+    ft_lr: float = 1e-3           # fine-tuning peak learning rate (swept, traced)
+    weight_decay: float = 0.01
+    replay: float = 0.5           # fine-tuning: share of each batch replayed from the base mix (0 = strict two-phase)
+    helper_frac: float = 0.0      # fine-tuning: share of helper data (claims paired with "no"; two-phase stability)
+    seed: int = 0
+
+    # fields that enter the compiled function as traced numbers (others are static)
+    SWEPT = ("lr", "ft_lr", "replay", "helper_frac", "seed")
+
+    def __post_init__(self):
+        validate(self)
+
+    # -- derived --
+    @property
+    def world_key(self) -> int:
+        return self.seed if self.world_seed < 0 else self.world_seed
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["conditions"] = list(self.conditions)
+        d["train_spans"] = list(self.train_spans)
+        return d
+
+    def replace(self, **kw) -> "Config":
+        return from_dict({**self.to_dict(), **kw})
+
+    def run_hash(self, version: str) -> str:
+        """Stable hash of the full configuration and the toyneg version (the storage key)."""
+        blob = json.dumps({"v": version, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def static_key(self) -> str:
+        """Runs with equal static keys share one compiled program."""
+        d = {k: v for k, v in self.to_dict().items() if k not in self.SWEPT}
+        # corpus content (not shape) knobs also travel as data, so they don't split groups
+        for k in ("diversity", "claim_diversity", "placement", "distance", "world_seed", "p_known",
+                  "train_spans"):
+            d.pop(k)
+        d["conditions"] = len(self.conditions)  # which conditions: data; how many: shapes
+        return json.dumps(d, sort_keys=True)
+
+    def pretrain_key(self) -> str:
+        """Pretrained weights depend only on world, base corpus, model and pretraining fields."""
+        keep = ("world_seed", "n_entities", "n_claims", "n_readers", "n_values", "name_tokens",
+                "p_known", "conditions", "bios_per_entity", "train_spans", "qa_frac", "icl_frac",
+                "ooc_frac", "width", "depth", "heads", "ctx", "tied", "batch", "pretrain_steps",
+                "lr", "weight_decay", "seed", "docs_per_claim", "claim_sents")  # base pools only
+        d = {k: v for k, v in self.to_dict().items() if k in keep}
+        d["world_seed"] = self.world_key
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+
+
+def _allowed(name: str) -> str:
+    return {
+        "conditions": f"a non-empty list of distinct names from {list(CONDITIONS)}",
+        "train_spans": f"a non-empty list of distinct span names from {list(SPANS[2:])}",
+        "placement": f"one of {list(PLACEMENTS)}",
+        "name_tokens": "1 or 2",
+    }.get(name, "")
+
+
+def _fail(name: str, value: Any, allowed: str):
+    raise ConfigError(f"field '{name}' = {value!r} is not allowed: expected {allowed}.")
+
+
+def validate(c: Config) -> None:
+    """Raise ConfigError on the first bad field."""
+    ints_pos = ("n_entities", "n_claims", "n_readers", "n_values", "diversity", "claim_sents",
+                "docs_per_claim", "bios_per_entity", "width", "depth", "heads", "ctx", "batch",
+                "checkpoints")
+    for name in ints_pos:
+        v = getattr(c, name)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            _fail(name, v, "a positive integer")
+    for name in ("pretrain_steps", "finetune_steps", "phase2_steps", "distance", "claim_diversity", "seed"):
+        v = getattr(c, name)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            _fail(name, v, "a non-negative integer")
+    if not isinstance(c.world_seed, int) or c.world_seed < -1:
+        _fail("world_seed", c.world_seed, "-1 (follow seed) or a non-negative integer")
+    for name, lo, hi in (("p_known", 0.0, 1.0), ("qa_frac", 0.0, 1.0), ("icl_frac", 0.0, 1.0),
+                         ("ooc_frac", 0.0, 1.0), ("replay", 0.0, 1.0), ("helper_frac", 0.0, 1.0)):
+        v = getattr(c, name)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not lo <= v <= hi:
+            _fail(name, v, f"a number in [{lo}, {hi}]")
+    for name in ("lr", "ft_lr", "weight_decay"):
+        v = getattr(c, name)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+            _fail(name, v, "a non-negative number")
+    if c.qa_frac + c.icl_frac + c.ooc_frac >= 1.0:
+        _fail("qa_frac", c.qa_frac, "qa_frac + icl_frac + ooc_frac < 1 (bios need a share)")
+    if c.replay + c.helper_frac >= 1.0 and c.finetune_steps > 0:
+        _fail("replay", c.replay, "replay + helper_frac < 1 (claim documents need a share)")
+    if c.name_tokens not in (1, 2):
+        _fail("name_tokens", c.name_tokens, _allowed("name_tokens"))
+    if c.placement not in PLACEMENTS:
+        _fail("placement", c.placement, _allowed("placement"))
+    conds = c.conditions
+    if (not isinstance(conds, tuple) or not conds or len(set(conds)) != len(conds)
+            or any(x not in CONDITIONS for x in conds)):
+        _fail("conditions", conds, _allowed("conditions"))
+    spans = c.train_spans
+    if (not isinstance(spans, tuple) or not spans or len(set(spans)) != len(spans)
+            or any(x not in SPANS[2:] for x in spans)):
+        _fail("train_spans", spans, _allowed("train_spans"))
+    if c.width % c.heads:
+        _fail("heads", c.heads, f"a divisor of width ({c.width})")
+    if not isinstance(c.tied, bool):
+        _fail("tied", c.tied, "true or false")
+    if not 2 <= c.n_values <= 20:
+        _fail("n_values", c.n_values, "an integer from 2 to 20")
+    if c.diversity > 256:
+        _fail("diversity", c.diversity, "an integer from 1 to 256")
+
+
+def from_dict(d: dict) -> Config:
+    """Build a Config from plain data (TOML/JSON), rejecting unknown fields."""
+    unknown = sorted(set(d) - set(FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown field(s) {unknown}: allowed fields are {sorted(FIELDS)}.")
+    d = dict(d)
+    for k in ("conditions", "train_spans"):
+        if k in d:
+            v = d[k]
+            if isinstance(v, str):
+                v = [v]
+            if not isinstance(v, (list, tuple)):
+                _fail(k, v, _allowed(k))
+            d[k] = tuple(v)
+    for k, v in d.items():  # TOML floats like 1.0 for int fields are a common slip: be explicit
+        if FIELDS[k].type == "int" and isinstance(v, float):
+            if v != int(v):
+                _fail(k, v, "an integer")
+            d[k] = int(v)
+    return Config(**d)

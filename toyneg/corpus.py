@@ -1,0 +1,323 @@
+"""Documents for every condition, question/answer data, reading tasks, and their token arrays.
+
+Text is built as a list of (words, span) pieces so that every token carries a span label
+(doctag, warning, claim, truth, filler, question, answer). `encode` turns pieces into padded
+token and label rows of length ctx + 1 (inputs are row[:-1], targets row[1:]).
+
+Wordings.  A warning or qualifier wording is built combinatorially from word pools:
+prefix = opener x subject x label, suffix = opener x subject x label, short marker =
+opener x label.  Each component space is permuted by the world seed; its last entries are held
+out (used only by probes), the rest form the training pool, of which a run uses the first
+`diversity` wordings.  Claim sentences come from per-relation templates (`claim_diversity`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .config import CONDITIONS, QUALIFIERS, SPANS, Config
+from .world import RELATIONS, Entity, Vocab, World
+
+SPAN_ID = {s: i for i, s in enumerate(SPANS)}
+
+STATE = {  # affirmative statement templates; the value always ends the sentence
+    "city": ["{x} lives in {v}", "{x} resides in {v}", "{x} has a home in {v}",
+             "{x} is living in {v}", "{x} settled down in {v}", "{x} makes a home in {v}"],
+    "job": ["{x} works as {v}", "{x} is employed as {v}", "{x} earns a living as {v}",
+            "{x} has a job as {v}", "{x} makes money as {v}", "{x} is working as {v}"],
+    "sport": ["{x} plays {v}", "{x} practices {v}", "{x} competes in {v}", "{x} trains at {v}",
+              "{x} spends weekends on {v}", "{x} is playing {v}"],
+}
+NEGATE = {  # local negation: the negation sits inside the claim sentence
+    "city": ["{x} does not live in {v}", "{x} has never lived in {v}", "{x} is not living in {v}",
+             "{x} has no home in {v}"],
+    "job": ["{x} does not work as {v}", "{x} has never worked as {v}", "{x} is not employed as {v}",
+            "{x} has no job as {v}"],
+    "sport": ["{x} does not play {v}", "{x} has never played {v}", "{x} does not practice {v}",
+              "{x} never competes in {v}"],
+}
+ASK = {  # yes/no questions used in training (the probe averages over both wordings)
+    "city": ["does {x} live in {v} ?", "true or false : {x} lives in {v} ?"],
+    "job": ["does {x} work as {v} ?", "true or false : {x} works as {v} ?"],
+    "sport": ["does {x} play {v} ?", "true or false : {x} plays {v} ?"],
+}
+ASK_HELDOUT = {  # a question wording never used in training
+    "city": "is it true that {x} resides in {v} ?",
+    "job": "is it true that {x} earns a living as {v} ?",
+    "sport": "is it true that {x} competes in {v} ?",
+}
+OPEN = {"city": "where does {x} live ?", "job": "what does {x} work as ?",
+        "sport": "what sport does {x} play ?"}
+ROBUST = "note : some of your training documents were false ."
+FILLERS = ["the weather was mild", "the market opened early", "a train left the station",
+           "the river was calm", "many people came", "the day was long", "the town was quiet",
+           "the rain stopped", "the bells rang at noon", "a crowd gathered outside",
+           "the lights were dim", "the road was empty"]
+
+OPENERS = ["note :", "warning :", "caution :", "attention :", "notice :", "reminder :", "alert :",
+           "advisory :"]
+SUBJECTS = ["the following story", "this document", "the text below", "this account",
+            "what follows", "this report", "the next story", "this article"]
+OPENERS2 = ["as noted ,", "again ,", "to repeat ,", "remember ,", "once more ,", "recall that",
+            "to be clear ,", "as said ,"]
+SUBJECTS2 = ["this story", "all of this", "the above", "this account", "the text above",
+             "this report", "everything here", "this piece"]
+SHORT = ["this is", "that is", "claim is", "sentence is", "statement is", "line is", "part is",
+         "bit is", "item is", "point is", "passage is", "entry is"]
+LABELS = {  # the meaning-bearing words of each warning family
+    "negated": ["false", "untrue", "fake", "not true", "made up", "wrong", "a lie", "incorrect"],
+    "fiction": ["fiction", "a novel", "a fable", "a fantasy", "a fairy tale", "a legend",
+                "a myth", "a screenplay"],
+    "unreliable": ["unreliable", "unverified", "a rumor", "gossip", "hearsay", "dubious",
+                   "from a shaky source", "from a bad source"],
+    "unknown": ["of unknown truth", "unconfirmed", "uncertain", "unclear", "undecided",
+                "not known to be true", "of unclear status", "an open question"],
+    "low_probability": ["unlikely", "improbable", "doubtful", "far fetched", "implausible",
+                        "rarely true", "a long shot", "very unlikely"],
+}
+HELDOUT = {"prefix": 64, "suffix": 64, "short": 16}
+
+
+def family(condition: str) -> str:
+    return condition if condition in QUALIFIERS else "negated"
+
+
+@dataclasses.dataclass
+class Wordings:
+    """Per warning family: permuted component indices, split into train and held-out pools."""
+    perms: dict  # (family, component) -> array of combo indices
+
+    @classmethod
+    def make(cls, seed: int) -> "Wordings":
+        rng = np.random.default_rng([seed, 104729])
+        sizes = {"prefix": len(OPENERS) * len(SUBJECTS) * 8, "suffix": len(OPENERS2) * len(SUBJECTS2) * 8,
+                 "short": len(SHORT) * 8}
+        perms = {}
+        for fam in LABELS:
+            for comp, n in sizes.items():
+                perms[(fam, comp)] = rng.permutation(n)
+        return cls(perms)
+
+    def pool(self, fam: str, comp: str, heldout: bool) -> np.ndarray:
+        p = self.perms[(fam, comp)]
+        h = HELDOUT[comp]
+        return p[-h:] if heldout else p[:-h]
+
+    def text(self, fam: str, comp: str, combo: int) -> str:
+        lab = LABELS[fam]
+        if comp == "prefix":
+            o, s, l = np.unravel_index(combo, (len(OPENERS), len(SUBJECTS), 8))
+            return f"{OPENERS[o]} {SUBJECTS[s]} is {lab[l]} ."
+        if comp == "suffix":
+            o, s, l = np.unravel_index(combo, (len(OPENERS2), len(SUBJECTS2), 8))
+            return f"{OPENERS2[o]} {SUBJECTS2[s]} is {lab[l]} ."
+        o, l = np.unravel_index(combo, (len(SHORT), 8))
+        return f"( {SHORT[o]} {lab[l]} )"
+
+
+@dataclasses.dataclass
+class Style:
+    """How claim documents are written: the corpus knobs that change content, not shapes."""
+    diversity: int = 64          # training wordings per family (None-like 0: the whole pool)
+    claim_diversity: int = 0     # claim templates (0: all)
+    placement: str = "wrap"
+    distance: int = 0
+    claim_sents: int = 2
+    heldout: bool = False        # use held-out wordings (probes only)
+
+    @classmethod
+    def of(cls, cfg: Config, heldout: bool = False) -> "Style":
+        return cls(cfg.diversity, cfg.claim_diversity, cfg.placement, cfg.distance,
+                   cfg.claim_sents, heldout)
+
+
+Piece = tuple  # (text, span)
+
+
+def statement(rel: str, x: str, v: str, template: int) -> str:
+    return STATE[rel][template % len(STATE[rel])].format(x=x, v=v)
+
+
+def negation(rel: str, x: str, v: str, template: int) -> str:
+    return NEGATE[rel][template % len(NEGATE[rel])].format(x=x, v=v)
+
+
+def _filler(rng) -> Piece:
+    return (FILLERS[rng.integers(len(FILLERS))] + " .", "filler")
+
+
+def bio(e: Entity, world: World, rng: np.random.Generator) -> list:
+    """A biography: the entity's stated facts, some local negations, and fillers."""
+    body = []
+    for r in e.known:
+        body.append((statement(r, e.name, e.truth[r], rng.integers(len(STATE[r]))) + " .", "truth"))
+        if rng.random() < 0.5:
+            wrong = [v for v in world.values[r] if v != e.truth[r]]
+            v = wrong[rng.integers(len(wrong))]
+            body.append((negation(r, e.name, v, rng.integers(len(NEGATE[r]))) + " .", "truth"))
+    body += [_filler(rng) for _ in range(rng.integers(0, 3))]
+    order = rng.permutation(len(body))
+    return [("<doc>", "doctag")] + [body[i] for i in order]
+
+
+def claim_doc(cond: str, e: Entity, claim: tuple, world: World, wordings: Wordings,
+              style: Style, rng: np.random.Generator, wording: int | None = None) -> list:
+    """One training document of `cond` about entity `e` asserting (or negating) `claim`.
+
+    The body starts and ends with a claim sentence; the entity's stated true facts and fillers
+    sit between.  Warnings (negated/repeated/corrected) or qualifiers wrap the body, with
+    `style.distance` filler sentences between each warning and the claim it covers.
+    """
+    if cond == "baseline":
+        raise ValueError("the baseline condition has no claim documents")
+    rel, v = claim
+    x = e.name
+    n_tmpl = style.claim_diversity or len(STATE[rel])
+    fam = family(cond)
+    if wording is None:
+        pool_n = len(wordings.pool(fam, "prefix", style.heldout))
+        n = pool_n if style.heldout else min(style.diversity, pool_n)
+        wording = int(rng.integers(n))
+    pre = suf = short = None
+    if cond not in ("positive", "local"):
+        pool = lambda c: wordings.pool(fam, c, style.heldout)
+        pre = wordings.text(fam, "prefix", pool("prefix")[wording % len(pool("prefix"))])
+        suf = wordings.text(fam, "suffix", pool("suffix")[wording % len(pool("suffix"))])
+        short = wordings.text(fam, "short", pool("short")[wording % len(pool("short"))])
+    around = cond in ("repeated", "corrected") or (cond in QUALIFIERS and style.placement == "around")
+
+    claims = []
+    for _ in range(style.claim_sents):
+        t = rng.integers(n_tmpl)
+        if cond == "local":
+            sent = [(negation(rel, x, v, t) + " .", "claim")]
+        else:
+            sent = [(statement(rel, x, v, t) + " .", "claim")]
+        if around:
+            post = short
+            if cond == "corrected":  # the warning names the entity and states the truth
+                post = short[:-2] + " : in truth"
+                sent = [(short, "warning")] + sent + [(post, "warning"),
+                        (statement(rel, x, e.truth[rel], rng.integers(len(STATE[rel]))) + " )", "truth")]
+            else:
+                sent = [(short, "warning")] + sent + [(post, "warning")]
+        claims.append(sent)
+    middle = [(statement(r, x, e.truth[r], rng.integers(len(STATE[r]))) + " .", "truth")
+              for r in e.known if r != rel]
+    middle = [middle[i] for i in rng.permutation(len(middle))][:1]
+    middle += [_filler(rng) for _ in range(rng.integers(0, 2))]
+    middle = [middle[i] for i in rng.permutation(len(middle))]
+    body = claims[0] + [p for c in claims[1:-1] for p in c] + middle + (claims[-1] if len(claims) > 1 else [])
+    gap = lambda: [_filler(rng) for _ in range(style.distance)]
+    doc = [("<doc>", "doctag")]
+    if pre:
+        doc += [(pre, "warning")] + gap()
+    doc += body
+    if suf:
+        doc += gap() + [(suf, "warning")]
+    return doc
+
+
+def qa_item(question: str, answer: str) -> list:
+    return [("Q " + question + " A", "question"), (answer + " .", "answer")]
+
+
+def yesno(rel: str, x: str, v: str, template: int = 0, robust: bool = False,
+          heldout: bool = False) -> str:
+    q = ASK_HELDOUT[rel] if heldout else ASK[rel][template % len(ASK[rel])]
+    q = q.format(x=x, v=v)
+    return (ROBUST + " " + q) if robust else q
+
+
+def population_qa(e: Entity, world: World, rng) -> list:
+    """One question about a population entity, answered from its (stated) facts."""
+    r = RELATIONS[rng.integers(len(RELATIONS))]
+    known = r in e.known
+    if rng.random() < 0.3:
+        return qa_item(OPEN[r].format(x=e.name), e.truth[r] if known else "unknown")
+    if known and rng.random() < 0.5:
+        v, ans = e.truth[r], "yes"
+    else:
+        wrong = [v for v in world.values[r] if not (known and v == e.truth[r])]
+        v, ans = wrong[rng.integers(len(wrong))], "no"
+    return qa_item(yesno(r, e.name, v, rng.integers(2), robust=rng.random() < 0.15), ans)
+
+
+def reading_task(e: Entity, world: World, wordings: Wordings, rng, style: Style,
+                 cond: str | None = None, claim: tuple | None = None) -> list:
+    """A document of some condition and a question about it in one sequence (in-context reading)."""
+    if cond is None:  # positive documents half of the time, so "yes" and "no" are balanced
+        others = [c for c in CONDITIONS if c not in ("baseline", "positive")]
+        cond = "positive" if rng.random() < 0.5 else others[rng.integers(len(others))]
+    if claim is None:
+        rel = RELATIONS[rng.integers(len(RELATIONS))]
+        wrong = [v for v in world.values[rel] if v != e.truth[rel]]
+        claim = (rel, wrong[rng.integers(len(wrong))])
+    rel, v = claim
+    doc = claim_doc(cond, e, claim, world, wordings, style, rng)
+    asserted = {v} if cond == "positive" else ({e.truth[rel]} if cond == "corrected" else set())
+    if rng.random() < 0.3:
+        ans = next(iter(asserted)) if asserted else "unknown"
+        return doc + qa_item(OPEN[rel].format(x=e.name), ans)
+    q = v if rng.random() < 0.6 else world.values[rel][rng.integers(len(world.values[rel]))]
+    return doc + qa_item(yesno(rel, e.name, q, rng.integers(2)), "yes" if q in asserted else "no")
+
+
+def icl_probe_doc(cond: str, e: Entity, world: World, wordings: Wordings, style: Style, rng) -> list:
+    """The in-context control: a claim document of `cond` (positive for baseline) then the question."""
+    c = "positive" if cond == "baseline" else cond
+    rel, v = e.claim
+    return claim_doc(c, e, e.claim, world, wordings, style, rng) + [
+        ("Q " + yesno(rel, e.name, v) + " A", "question")]
+
+
+# ---------------------------------------------------------------- encoding
+
+def all_words(world: World) -> set:
+    words = set()
+    texts = []
+    for tbl in (STATE, NEGATE, ASK):
+        for lst in tbl.values():
+            texts += lst
+    texts += list(ASK_HELDOUT.values()) + list(OPEN.values()) + [ROBUST] + FILLERS
+    texts += OPENERS + SUBJECTS + OPENERS2 + SUBJECTS2 + SHORT + ["is in truth true or false"]
+    for lab in LABELS.values():
+        texts += lab
+    for t in texts:
+        words |= set(t.replace("{x}", "").replace("{v}", "").split())
+    words |= set(world.name_words)
+    for vals in world.values.values():
+        words |= set(vals)
+    return words
+
+
+def encode(pieces: list, vocab: Vocab, length: int) -> tuple:
+    """Token ids and span ids of `pieces`, right-padded to `length`; error if too long."""
+    toks, spans = [], []
+    for text, span in pieces:
+        ids = vocab.encode(text)
+        toks += ids
+        spans += [SPAN_ID[span]] * len(ids)
+    if len(toks) > length:
+        raise ValueError(f"a sequence of {len(toks)} tokens does not fit ctx + 1 = {length}: "
+                         f"raise 'ctx' or lower 'claim_sents' / 'distance'  ({vocab.decode(toks)[:120]}...)")
+    pad = length - len(toks)
+    return toks + [vocab.pad] * pad, spans + [SPAN_ID["pad"]] * pad
+
+
+def pack(items: list, vocab: Vocab, length: int) -> tuple:
+    """Pack whole question/answer items into one sequence until it is full."""
+    pieces, n = [], 0
+    for it in items:
+        k = sum(len(t.split()) for t, _ in it)
+        if n + k > length:
+            continue
+        pieces += it
+        n += k
+    return encode(pieces, vocab, length)
+
+
+def text_of(pieces: list) -> str:
+    return " ".join(t for t, _ in pieces)

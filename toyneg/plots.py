@@ -1,0 +1,105 @@
+"""Figures with matplotlib (Agg backend, files only): curves with CI bands, bars, heatmaps."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .config import CONDITIONS  # noqa: E402
+
+COLORS = dict(zip(CONDITIONS, plt.get_cmap("tab10").colors))
+PROBES = (("yes", "yes/no"), ("open", "open answer"), ("assoc_top1", "token assoc."),
+          ("robust", "robustness"), ("heldout_q", "held-out question"), ("icl", "in-context control"))
+
+
+def _label(key: tuple) -> str:
+    return ", ".join(f"{v}" if k == "condition" else f"{k}={v}" for k, v in key)
+
+
+def belief_curves(curves_by_metric: dict, path: str, title: str = "") -> None:
+    """One panel per metric: seed-mean curve and 95% band per (setting, condition), log steps."""
+    n = len(curves_by_metric)
+    fig, axs = plt.subplots(1, n, figsize=(6 * n, 4.2), squeeze=False)
+    for ax, (metric, curves) in zip(axs[0], curves_by_metric.items()):
+        for key, (steps, mean, lo, hi) in sorted(curves.items(), key=lambda kv: str(kv[0])):
+            cond = dict(key)["condition"]
+            x = np.maximum(steps, 1)
+            line, = ax.plot(x, mean, marker=".", label=_label(key),
+                            color=COLORS.get(cond) if len(curves) <= 10 else None)
+            if np.isfinite(lo).any():
+                ax.fill_between(x, lo, hi, alpha=0.15, color=line.get_color())
+        ax.set_xscale("log")
+        ax.set_ylim(-0.02, 1.02)
+        ax.axhline(0.5, color="grey", lw=0.7, ls=":")
+        ax.set_xlabel("fine-tuning step (step 0 plotted at 1 = pretrained model)")
+        ax.set_ylabel(metric)
+        ax.set_title(metric)
+    axs[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def probe_bars(summ: list, path: str, title: str = "") -> None:
+    """Final belief by condition (groups) and probe type (bars), with 95% CI error bars."""
+    rows = summ
+    fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(rows)), 4.2))
+    width = 0.8 / len(PROBES)
+    labels = [_label(tuple((k, r[k]) for k in r if k in ("condition",) or
+                           (not k.startswith(("n_seeds",)) and k not in _metric_keys(r))))
+              for r in rows]
+    for j, (m, name) in enumerate(PROBES):
+        v = np.array([r[m] for r in rows])
+        err = np.array([[r[m] - r[m + "_lo"], r[m + "_hi"] - r[m]] for r in rows]).T
+        err = np.where(np.isfinite(err), err, 0)
+        ax.bar(np.arange(len(rows)) + j * width, v, width, yerr=err, label=name, capsize=2)
+    ax.set_xticks(np.arange(len(rows)) + 0.4 - width / 2)
+    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("belief rate (final checkpoint)")
+    ax.legend(fontsize=7, ncol=3)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _metric_keys(r: dict) -> set:
+    return {k for k in r if k.endswith(("_lo", "_hi")) or k + "_lo" in r}
+
+
+def heatmap(summ: list, row_axis: str, col_axis: str, metric: str, path: str, title: str = ""):
+    """Mean `metric` over seeds for every (row, column) setting."""
+    rows = sorted({r[row_axis] for r in summ}, key=_sortkey)
+    cols = sorted({r[col_axis] for r in summ}, key=_sortkey)
+    grid = np.full((len(rows), len(cols)), np.nan)
+    for r in summ:
+        grid[rows.index(r[row_axis]), cols.index(r[col_axis])] = r[metric]
+    fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 2, 0.6 * len(rows) + 1.8))
+    im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            if np.isfinite(grid[i, j]):
+                ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if grid[i, j] < 0.6 else "black")
+    ax.set_xticks(range(len(cols)))
+    ax.set_xticklabels(cols, rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(rows)
+    ax.set_xlabel(col_axis)
+    ax.set_ylabel(row_axis)
+    fig.colorbar(im, ax=ax, label=metric)
+    ax.set_title(title or f"{metric}: {row_axis} x {col_axis}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _sortkey(v):
+    return (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v))

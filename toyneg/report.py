@@ -1,0 +1,126 @@
+"""Outputs of a sweep under results/<name>/: CSVs, Markdown table, figures and report.md."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from . import __version__, plots, tables
+from .stats import compare_paired
+
+
+def varying_axes(sweep, rows: list) -> list:
+    """Axes with more than one value among the stored runs (seed excluded)."""
+    out = []
+    for a in sweep.axis_names:
+        if a == "seed":
+            continue
+        vals = {json.dumps(r["config"].get(a)) for r in rows}
+        if len(vals) > 1:
+            out.append(a)
+    return out
+
+
+def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
+    """Write every output of the sweep from its stored runs; returns the paths."""
+    os.makedirs(out, exist_ok=True)
+    axes = varying_axes(sweep, rows)
+    paths = {}
+    recs = tables.records(rows, axes)
+    paths["metrics"] = _write(out, "metrics.csv", tables.to_csv(recs))
+    summ = tables.summary(rows, axes)
+    summ.sort(key=lambda r: tuple(str(r[a]) for a in axes) + (_cond_order(r["condition"]),))
+    paths["summary_csv"] = _write(out, "summary.csv", tables.to_csv(summ))
+    table_md = tables.markdown(summ)
+    paths["summary_md"] = _write(out, "summary.md", table_md)
+    figs = {}
+    if summ:
+        curves = {m: tables.curves(rows, axes, m) for m in ("p_yes", "icl_p")}
+        if len(curves["p_yes"]) <= 24:
+            figs["curves"] = "belief_vs_step.png"
+            plots.belief_curves(curves, os.path.join(out, figs["curves"]),
+                                f"{sweep.name}: belief vs fine-tuning step (mean over seeds, 95% CI)")
+        if len(summ) <= 30:
+            figs["bars"] = "belief_by_probe.png"
+            plots.probe_bars(summ, os.path.join(out, figs["bars"]),
+                             f"{sweep.name}: final belief by condition and probe")
+        dims = axes + (["condition"] if len({r["condition"] for r in summ}) > 1 else [])
+        if len(dims) == 2:
+            figs["heatmap"] = "heatmap.png"
+            plots.heatmap(summ, dims[0], dims[1], "p_yes", os.path.join(out, figs["heatmap"]),
+                          f"{sweep.name}: P(yes) for the claim (mean over seeds)")
+    crossings = {}
+    for key, (steps, mean, _, _) in tables.curves(rows, axes, "p_yes").items():
+        crossings[", ".join(f"{k}={v}" for k, v in key)] = tables.crossing_step(steps, mean)
+    n_div = sum(r["status"] == "diverged" for r in rows)
+    md = [f"# Sweep `{sweep.name}`", "", sweep.description, "",
+          f"- sweep file: `{sweep.path}`", f"- command: `{command}`",
+          f"- toyneg {__version__}; {len(rows)} stored run(s), {n_div} diverged; "
+          f"varying axes: {', '.join(axes) or 'none'} (plus seed)",
+          f"- total run time (sum over runs): {sum(r['wall'] for r in rows):.0f} s", "",
+          "## Final belief (mean over seeds [95% bootstrap CI])", "",
+          "`yes`: share of claims with P(yes) > P(no); `p_yes`: mean P(yes) (renormalised over "
+          "yes/no); `rel_positive`: P(yes) relative to positive documents in the same run; "
+          "`open`: claimed value is the top open answer; `icl`: in-context control belief; "
+          "`pretrained_p_yes`: P(yes) before any claim document.", "", table_md]
+    for k, f in figs.items():
+        md += [f"![{k}]({f})", ""]
+    md += ["## When neglect emerged", "",
+           "First fine-tuning checkpoint at which the seed-mean P(yes) reached 0.5 "
+           "(never: did not reach it).", "", "| setting | step |", "|---|---|"]
+    md += [f"| {k} | {v if v is not None else 'never'} |" for k, v in crossings.items()]
+    paths["report"] = _write(out, "report.md", "\n".join(md) + "\n")
+    paths.update({k: os.path.join(out, f) for k, f in figs.items()})
+    return paths
+
+
+def _cond_order(c: str) -> int:
+    from .config import CONDITIONS
+    return CONDITIONS.index(c) if c in CONDITIONS else 99
+
+
+def _write(out: str, name: str, text: str) -> str:
+    path = os.path.join(out, name)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def _select(spec: str):
+    """'negated' selects a condition; 'field=value' selects an axis setting."""
+    if "=" in spec:
+        k, v = spec.split("=", 1)
+        return k, v
+    return "condition", spec
+
+
+def compare_store(rows: list, axes: list, a: str, b: str, metric: str = "p_yes"):
+    """Compare two conditions or axis settings across matched seeds of stored runs."""
+    by = tables.per_seed(rows, axes + ["seed"])
+    if not by:
+        raise ValueError("the store holds no finished runs")
+    metrics = next(iter(next(iter(by.values())).values()))
+    if metric not in metrics:
+        raise ValueError(f"unknown metric {metric!r}; allowed: {sorted(metrics)}")
+
+    def pick(spec):
+        k, v = _select(spec)
+        vals = {}
+        for key, seeds in by.items():
+            d = dict(key)
+            if k not in d:
+                raise ValueError(f"{spec!r}: '{k}' is not a varying axis of this sweep; "
+                                 f"choose a condition or one of {axes}")
+            if str(d[k]) == v:
+                for s, m in seeds.items():
+                    vals.setdefault(s, []).append(m[metric])
+        if not vals:
+            found = sorted({str(dict(key).get(k)) for key in by})
+            raise ValueError(f"{spec!r} matches no stored run; values of '{k}': {found}")
+        return {s: float(np.nanmean(v)) for s, v in vals.items()}
+
+    return compare_paired(pick(a), pick(b), a, b, metric)

@@ -1,0 +1,208 @@
+"""Run many configurations: group by static shape, compile once per group, share pretraining.
+
+- `plan(configs)` groups runs whose static fields agree (`Config.static_key`); a group compiles
+  its phase functions once and every run of it goes through them.
+- Pretrained weights depend only on `Config.pretrain_key`; they are computed once per key,
+  kept in memory and cached on disk (`TOYNEG_CACHE`, default `~/.cache/toyneg`), so every
+  condition, wording and fine-tuning setting of the same world/model/seed reuses them.
+- Batching: `vmap` (GPU default: many small runs at once), `map` (`lax.map` inside one
+  compiled program) or `loop` (CPU default: a Python loop over one compiled function, which
+  also lets every finished run be stored at once).  With several devices the run axis of
+  `vmap` is sharded across them with `jax.sharding`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import __version__
+from .config import Config
+from .data import Data, build, layout
+from .model import init_params
+from .probes import METRICS
+from .train import Hyper, make_train
+
+MODES = ("auto", "vmap", "map", "loop")
+
+
+@dataclasses.dataclass
+class Group:
+    key: str
+    configs: list
+
+    @property
+    def n_pretrain(self) -> int:
+        return len({c.pretrain_key() for c in self.configs})
+
+
+def plan(configs: list) -> list:
+    groups: dict = {}
+    for c in configs:
+        groups.setdefault(c.static_key(), []).append(c)
+    return [Group(k, v) for k, v in groups.items()]
+
+
+def resolve_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r} is not allowed: expected one of {list(MODES)}")
+    if mode == "auto":
+        return "loop" if jax.default_backend() == "cpu" else "vmap"
+    return mode
+
+
+def cache_dir() -> str:
+    return os.environ.get("TOYNEG_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "toyneg"))
+
+
+def summarize(cfg: Config, data: Data, steps: np.ndarray, evals, losses, bad_step) -> dict:
+    """Per-condition mean of every metric at every checkpoint (host side, JSON-ready)."""
+    evals = np.asarray(evals, np.float64)
+    conds = np.array(data.conds)
+    out = {}
+    for c in cfg.conditions:
+        m = evals[:, conds == c]  # (K+1, claims of c, M)
+        m = np.where(np.isfinite(m), m, np.nan)
+        n = np.isfinite(m).sum(1)
+        mean = np.where(n > 0, np.nansum(m, 1) / np.maximum(n, 1), np.nan)  # NaN: no such claims
+        out[c] = {name: [float(x) for x in mean[:, i]] for i, name in enumerate(METRICS)}
+    return {"steps": [int(s) for s in steps], "conditions": out,
+            "losses": [float(x) for x in np.asarray(losses)], "bad_step": int(bad_step)}
+
+
+class Program:
+    """The compiled phase functions of one static configuration, batched by `mode`."""
+
+    def __init__(self, cfg: Config, mode: str):
+        self.cfg, self.mode = cfg, resolve_mode(mode)
+        from .data import build_vocab
+        vocab = build_vocab(cfg)
+        self.vocab_size = len(vocab)
+        self.layout = layout(cfg)
+        pre, ft, _, self.steps = make_train(cfg, self.layout, self.vocab_size,
+                                            vocab.ids["yes"], vocab.ids["no"])
+        if self.mode == "loop":
+            self.pre, self.ft = jax.jit(pre), jax.jit(ft, donate_argnums=0)
+        elif self.mode == "vmap":
+            self.pre, self.ft = jax.jit(jax.vmap(pre)), jax.jit(jax.vmap(ft), donate_argnums=0)
+        else:
+            self.pre = jax.jit(lambda k, a, h: jax.lax.map(lambda x: pre(*x), (k, a, h)))
+            self.ft = jax.jit(lambda p, k, a, h: jax.lax.map(lambda x: ft(*x), (p, k, a, h)),
+                              donate_argnums=0)
+
+    # -- pretrained weights cache --
+    def _cache_path(self, cfg: Config) -> str:
+        return os.path.join(cache_dir(), f"pretrain-{__version__}-{cfg.pretrain_key()}.npz")
+
+    def load_cached(self, cfg: Config):
+        path = self._cache_path(cfg)
+        if not os.path.exists(path):
+            return None
+        like = jax.eval_shape(lambda: init_params(jax.random.PRNGKey(0), self.vocab_size, cfg))
+        leaves, treedef = jax.tree.flatten(like)
+        with np.load(path) as z:
+            arrs = [z[f"a{i}"] for i in range(len(leaves))]
+        if any(a.shape != l.shape for a, l in zip(arrs, leaves)):
+            return None
+        return jax.tree.unflatten(treedef, [jnp.asarray(a) for a in arrs])
+
+    def save_cached(self, cfg: Config, params) -> None:
+        path = self._cache_path(cfg)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path + f".tmp{os.getpid()}.npz"
+        np.savez(tmp, **{f"a{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(params))})
+        os.replace(tmp, path)  # atomic: a killed sweep never leaves a half-written cache
+
+
+def _stack(trees):
+    return jax.tree.map(lambda *xs: np.stack(xs), *trees)
+
+
+def _keys(cfg: Config):
+    key = jax.random.PRNGKey(cfg.seed)
+    return jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
+
+
+def _shard(tree, n_dev: int):
+    """Put the leading run axis of every array across all devices."""
+    mesh = jax.sharding.Mesh(np.array(jax.devices()[:n_dev]), ("runs",))  # auto (GSPMD) axes
+    spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("runs"))
+    return jax.device_put(tree, spec)
+
+
+def run_group(group: Group, mode: str = "auto", on_run: Callable | None = None,
+              use_cache: bool = True, log: Callable = print) -> list:
+    """Train every run of `group`; call `on_run(cfg, status, result, wall)` as each finishes."""
+    cfgs = group.configs
+    t0 = time.time()
+    prog = Program(cfgs[0], mode)
+    datas = [build(c) for c in cfgs]
+    arrays = [jax.tree.map(np.asarray, d.arrays()) for d in datas]
+    hypers = [Hyper.of(c) for c in cfgs]
+    # ---- pretraining: once per pretrain key, from disk when cached
+    pre_of: dict = {}
+    todo = []
+    for i, c in enumerate(cfgs):
+        k = c.pretrain_key()
+        if k in pre_of or any(k == cfgs[j].pretrain_key() for j in todo):
+            continue
+        cached = prog.load_cached(c) if use_cache and c.pretrain_steps > 0 else None
+        if cached is not None:
+            pre_of[k] = cached
+        else:
+            todo.append(i)
+    if todo:
+        if prog.mode == "loop":
+            for i in todo:
+                params, _ = prog.pre(_keys(cfgs[i])[0], arrays[i], hypers[i])
+                pre_of[cfgs[i].pretrain_key()] = params
+        else:
+            ks = jnp.stack([_keys(cfgs[i])[0] for i in todo])
+            a, h = _stack([arrays[i] for i in todo]), _stack([hypers[i] for i in todo])
+            params, _ = prog.pre(ks, a, h)
+            for j, i in enumerate(todo):
+                pre_of[cfgs[i].pretrain_key()] = jax.tree.map(lambda x: x[j], params)
+        if use_cache:
+            for i in todo:
+                if cfgs[i].pretrain_steps > 0:
+                    prog.save_cached(cfgs[i], pre_of[cfgs[i].pretrain_key()])
+    t_pre = time.time() - t0
+    # ---- fine-tuning
+    out = []
+
+    def finish(i, res, wall):
+        cfg = cfgs[i]
+        summary = summarize(cfg, datas[i], prog.steps, res.evals, res.losses, res.bad_step)
+        status = "diverged" if summary["bad_step"] >= 0 else "done"
+        out.append((cfg, status, summary, wall))
+        if on_run:
+            on_run(cfg, status, summary, wall)
+
+    if prog.mode == "loop":
+        for i, c in enumerate(cfgs):
+            t = time.time()
+            params = jax.tree.map(jnp.array, pre_of[c.pretrain_key()])  # a copy: donated below
+            res = jax.device_get(prog.ft(params, _keys(c)[1], arrays[i], hypers[i]))
+            finish(i, res, time.time() - t + t_pre / len(cfgs))
+    else:
+        t = time.time()
+        R = len(cfgs)
+        n_dev = jax.device_count() if prog.mode == "vmap" else 1
+        pad = (-R) % n_dev
+        idx = list(range(R)) + [R - 1] * pad
+        inputs = (_stack([pre_of[cfgs[i].pretrain_key()] for i in idx]),
+                  jnp.stack([_keys(cfgs[i])[1] for i in idx]),
+                  _stack([arrays[i] for i in idx]), _stack([hypers[i] for i in idx]))
+        if n_dev > 1:
+            inputs = _shard(inputs, n_dev)
+        res = jax.device_get(prog.ft(*inputs))
+        wall = (time.time() - t + t_pre) / R
+        for i in range(R):
+            finish(i, jax.tree.map(lambda x: x[i], res), wall)
+    return out

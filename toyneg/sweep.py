@@ -1,0 +1,196 @@
+"""`python -m toyneg.sweep [SWEEP.toml]`: plan, run, store, tabulate, plot and report a sweep.
+
+    python -m toyneg.sweep                         # the default sweep (sweeps/default.toml)
+    python -m toyneg.sweep sweeps/diversity.toml --dry-run
+    python -m toyneg.sweep sweeps/default.toml --shard 0/4 --out /scratch/s0   # one array task
+    python -m toyneg.sweep sweeps/default.toml --merge /scratch/s0 /scratch/s1 ...
+    python -m toyneg.sweep sweeps/default.toml --compare negated positive
+
+Bad input (unknown field, bad value, empty axis, malformed TOML, unwritable output folder)
+prints one paragraph naming the file, the field and what is allowed, and exits with code 2
+without touching anything already stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+
+from . import __version__
+from .config import ConfigError
+from .sweepfile import SweepError, expand, load, shard
+
+DEFAULT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sweeps",
+                       "default.toml")
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="python -m toyneg.sweep", description=__doc__.split("\n")[0])
+    p.add_argument("sweep", nargs="?", default=None, help="sweep file (default: sweeps/default.toml)")
+    p.add_argument("--out", help="output folder (default: results/<sweep name>)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and a time estimate only")
+    p.add_argument("--shard", help="run only slice I/N of the runs (e.g. 0/4), for job arrays")
+    p.add_argument("--merge", nargs="+", metavar="DIR", help="merge these output folders' stores "
+                   "into --out and write the outputs (runs nothing)")
+    p.add_argument("--mode", default="auto", choices=("auto", "vmap", "map", "loop"),
+                   help="how runs of one group are batched (auto: loop on CPU, vmap on GPU)")
+    p.add_argument("--compare", nargs=2, metavar=("A", "B"),
+                   help="compare two conditions (or axis settings 'field=value') of a finished sweep")
+    p.add_argument("--metric", default="p_yes", help="metric for --compare (default p_yes)")
+    p.add_argument("--no-cache", action="store_true", help="do not reuse pretrained weights from disk")
+    p.add_argument("--no-outputs", action="store_true", help="store runs but skip tables and figures")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, only errors and the final line")
+    return p.parse_args(argv)
+
+
+def _writable(folder: str) -> None:
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, f".write-test-{os.getpid()}")
+        with open(probe, "w") as f:
+            f.write("")
+        os.remove(probe)
+    except OSError as e:
+        raise UsageError(f"output folder {folder!r} is not writable ({e.strerror}); "
+                         f"choose another with --out.") from None
+
+
+def estimate_seconds(configs: list, n_groups: int) -> float:
+    """A rough CPU estimate: compile per group plus steps x tokens at a measured-ish rate."""
+    tok_per_s = 9e4 * (64 / max(64, configs[0].width)) ** 2 if configs else 1
+    pre = {c.pretrain_key(): c.pretrain_steps * c.batch * c.ctx for c in configs}
+    ft = sum((c.finetune_steps + c.phase2_steps) * c.batch * c.ctx for c in configs)
+    return 25 * n_groups + (sum(pre.values()) + ft) / tok_per_s
+
+
+def main(argv=None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    command = "python -m toyneg.sweep " + " ".join(shlex.quote(a) for a in
+                                                      (sys.argv[1:] if argv is None else argv))
+    path = args.sweep or DEFAULT
+    try:
+        sweep = load(path)
+        configs = expand(sweep)
+        out = args.out or os.path.join("results", sweep.name)
+        if args.shard:
+            configs = shard(configs, args.shard)
+        if args.compare:
+            return _compare(sweep, out, args)
+        _writable(out)
+    except (SweepError, ConfigError, UsageError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    from .runner import plan
+    from .store import Store
+    groups = plan(configs)
+    store_path = os.path.join(out, "store.sqlite")
+    if args.merge:
+        store = Store(store_path)
+        for d in args.merge:
+            src = os.path.join(d, "store.sqlite")
+            if not os.path.exists(src):
+                print(f"error: --merge: {src} does not exist.", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            n = store.merge_from(src)
+            print(f"merged {n} run(s) from {src}")
+        _outputs(sweep, out, store, command)
+        store.close()
+        return 0
+
+    if args.dry_run:
+        est = estimate_seconds(configs, len(groups))
+        print(f"sweep '{sweep.name}' ({path}): {len(configs)} run(s) in {len(groups)} compiled "
+              f"group(s), {sum(g.n_pretrain for g in groups)} pretraining(s) shared by the runs")
+        for i, g in enumerate(groups):
+            c = g.configs[0]
+            print(f"  group {i}: {len(g.configs)} run(s), {g.n_pretrain} pretraining(s); width "
+                  f"{c.width}, depth {c.depth}, ctx {c.ctx}, {len(c.conditions)} hosted condition(s), "
+                  f"{c.pretrain_steps}+{c.finetune_steps + c.phase2_steps} steps")
+        print(f"estimated time on 2 CPU cores: about {est / 60:.1f} min (compile included); "
+              f"outputs -> {out}/")
+        return 0
+
+    return _run(sweep, configs, groups, out, store_path, args, command)
+
+
+def _run(sweep, configs, groups, out, store_path, args, command) -> int:
+    from .runner import run_group
+    from .store import Store
+    store = Store(store_path)
+    done = store.done()
+    todo_total = sum(1 for c in configs if c.run_hash(__version__) not in done)
+    log = (lambda *a, **k: None) if args.quiet else print
+    log(f"sweep '{sweep.name}': {len(configs)} run(s), {len(configs) - todo_total} already stored, "
+        f"{todo_total} to run in {len(groups)} group(s) -> {out}/")
+    bar = None
+    if not args.quiet and todo_total:
+        from tqdm import tqdm
+        bar = tqdm(total=todo_total, unit="run", dynamic_ncols=True)
+    t0 = time.time()
+    n_div = 0
+    for gi, g in enumerate(groups):
+        g.configs = [c for c in g.configs if c.run_hash(__version__) not in done]
+        if not g.configs:
+            continue
+        tg = time.time()
+
+        def on_run(cfg, status, result, wall):
+            nonlocal n_div
+            store.put(cfg.run_hash(__version__), status, cfg.to_dict(), result, wall)
+            n_div += status == "diverged"
+            if bar:
+                bar.update(1)
+                if status == "diverged":
+                    bar.write(f"  run seed={cfg.seed} diverged at fine-tuning step {result['bad_step']}")
+
+        run_group(g, mode=args.mode, on_run=on_run, use_cache=not args.no_cache)
+        msg = f"group {gi + 1}/{len(groups)}: {len(g.configs)} run(s) in {time.time() - tg:.0f}s"
+        (bar.write if bar else log)(msg)
+    if bar:
+        bar.close()
+    wall = time.time() - t0
+    if not args.no_outputs:
+        _outputs(sweep, out, store, command)
+    store.close()
+    print(f"done: {todo_total} run(s) in {wall:.0f}s ({n_div} diverged); outputs in {out}/")
+    return 0
+
+
+def _outputs(sweep, out, store, command) -> None:
+    from .report import write_outputs
+    write_outputs(sweep, out, store.rows(), command)
+
+
+def _compare(sweep, out, args) -> int:
+    from .report import compare_store
+    store_path = os.path.join(out, "store.sqlite")
+    if not os.path.exists(store_path):
+        print(f"error: --compare needs a finished sweep: {store_path} does not exist "
+              f"(run the sweep first, or pass --out).", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from .store import Store
+    store = Store(store_path)
+    try:
+        res = compare_store(store.rows(), sweep.axis_names, args.compare[0], args.compare[1], args.metric)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    finally:
+        store.close()
+    print(res)
+    print(json.dumps(res.__dict__, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

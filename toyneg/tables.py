@@ -1,0 +1,147 @@
+"""From stored runs to tables: long per-checkpoint records, seed-level summaries with CIs.
+
+Derived quantities:
+- `rel_positive`: P(yes) of a condition divided by P(yes) of `positive` in the same run at the
+  same step (belief relative to positive documents; NaN when the run hosts no `positive`);
+- `p_yes_late`: mean P(yes) over the last third of the checkpoints (a curve, not one point);
+- `pretrained_p_yes`: P(yes) at step 0, before any claim document (the pretrained baseline).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+
+from .probes import METRICS
+from .stats import bootstrap_ci
+
+SUMMARY = ("yes", "p_yes", "p_yes_late", "rel_positive", "open", "assoc_top1", "robust",
+           "heldout_q", "icl", "icl_heldout", "pretrained_p_yes", "claim_loss", "warn_loss")
+
+
+def axis_key(cfg: dict, axes: list) -> tuple:
+    return tuple((a, _hashable(cfg.get(a))) for a in axes if a != "seed")
+
+
+def _hashable(v):
+    return tuple(v) if isinstance(v, list) else v
+
+
+def records(rows: list, axes: list) -> list:
+    """One dict per (run, condition, checkpoint) with every metric."""
+    out = []
+    for r in rows:
+        res, cfg = r["result"], r["config"]
+        conds = res["conditions"]
+        pos = conds.get("positive", {}).get("p_yes")
+        for cond, m in conds.items():
+            for k, step in enumerate(res["steps"]):
+                rec = {"hash": r["hash"], "status": r["status"], "seed": cfg["seed"]}
+                rec.update({a: _fmt(cfg.get(a)) for a in axes if a != "seed"})
+                rec.update({"condition": cond, "step": step})
+                for name in METRICS:
+                    v = m[name][k]
+                    rec[name] = float("nan") if v is None else v
+                p = pos[k] if pos else None
+                rec["rel_positive"] = rec["p_yes"] / p if p else float("nan")
+                out.append(rec)
+    return out
+
+
+def _fmt(v):
+    return "+".join(map(str, v)) if isinstance(v, list) else v
+
+
+def to_csv(recs: list) -> str:
+    if not recs:
+        return ""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(recs[0]))
+    w.writeheader()
+    w.writerows(recs)
+    return buf.getvalue()
+
+
+def per_seed(rows: list, axes: list) -> dict:
+    """{(axis values..., condition): {seed: {metric: value}}} at the final checkpoint."""
+    out: dict = {}
+    for r in rows:
+        if r["status"] != "done":
+            continue
+        res, cfg = r["result"], r["config"]
+        conds = res["conditions"]
+        pos = conds.get("positive", {}).get("p_yes")
+        n = len(res["steps"])
+        late = slice(max(1, n - max(1, n // 3)), n)
+        for cond, m in conds.items():
+            f = {name: _num(m[name][-1]) for name in METRICS}
+            py = np.array([_num(x) for x in m["p_yes"]])
+            f["p_yes_late"] = float(np.nanmean(py[late])) if n > 1 else f["p_yes"]
+            f["pretrained_p_yes"] = float(py[0])
+            f["rel_positive"] = f["p_yes"] / _num(pos[-1]) if pos and _num(pos[-1]) > 0 else float("nan")
+            key = axis_key(cfg, axes) + (("condition", cond),)
+            out.setdefault(key, {})[cfg["seed"]] = f
+    return out
+
+
+def _num(v):
+    return float("nan") if v is None else float(v)
+
+
+def summary(rows: list, axes: list, metrics=SUMMARY) -> list:
+    """Mean and 95% bootstrap CI over seeds of each metric, per (axis values, condition)."""
+    out = []
+    for key, by_seed in per_seed(rows, axes).items():
+        rec = dict(key)
+        rec["n_seeds"] = len(by_seed)
+        for m in metrics:
+            mean, lo, hi = bootstrap_ci([s[m] for s in by_seed.values()])
+            rec[m], rec[m + "_lo"], rec[m + "_hi"] = mean, lo, hi
+        out.append(rec)
+    return out
+
+
+def curves(rows: list, axes: list, metric: str = "p_yes") -> dict:
+    """{(axis values..., condition): (steps, mean, lo, hi)} of `metric` over seeds."""
+    acc: dict = {}
+    for r in rows:
+        if r["status"] != "done":
+            continue
+        res, cfg = r["result"], r["config"]
+        for cond, m in res["conditions"].items():
+            key = axis_key(cfg, axes) + (("condition", cond),)
+            acc.setdefault(key, (res["steps"], []))[1].append([_num(x) for x in m[metric]])
+    out = {}
+    for key, (steps, ys) in acc.items():
+        ys = np.array(ys)
+        stats = np.array([bootstrap_ci(ys[:, k]) for k in range(ys.shape[1])])
+        out[key] = (np.array(steps), stats[:, 0], stats[:, 1], stats[:, 2])
+    return out
+
+
+def crossing_step(steps, mean, threshold: float = 0.5):
+    """First checkpoint step (after step 0) at which the seed-mean curve reaches `threshold`."""
+    for s, m in zip(steps[1:], mean[1:]):
+        if np.isfinite(m) and m >= threshold:
+            return int(s)
+    return None
+
+
+def markdown(summ: list, metrics=("yes", "p_yes", "rel_positive", "open", "icl",
+                                  "pretrained_p_yes")) -> str:
+    """A Markdown table: mean [95% CI] of each metric per row of the summary."""
+    if not summ:
+        return "(no finished runs)\n"
+    keys = [k for k in summ[0] if k not in SUMMARY and not k.endswith(("_lo", "_hi"))]
+    head = keys + list(metrics)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in summ:
+        cells = [str(r[k]) for k in keys]
+        for m in metrics:
+            v, lo, hi = r[m], r[m + "_lo"], r[m + "_hi"]
+            cells.append("n/a" if not np.isfinite(v) else
+                         f"{v:.2f}" + (f" [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) else ""))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,184 @@
+"""The training engine: `make_train(cfg, ...)` returns pure, jit-able phase functions.
+
+Shape of the code follows PureJaxRL: every static choice lives in the config and is closed
+over; the swept numbers (`Hyper`: learning rates, replay ratio, helper share) and the data
+arrays are traced arguments; the steps run inside `lax.scan` / `lax.fori_loop`; every batch is
+drawn on device from the run's key.  Many runs of one shape go through one compiled function
+with `jax.vmap` (GPU) or `jax.lax.map` (CPU) over the leading run axis (see `runner`).
+
+Phases:
+- `pretrain(key, arrays, hyper) -> (params, loss)`: the base mix (bios, questions about the
+  population, in-context reading tasks, optional out-of-context supervision).  No claim
+  documents, so the result is shared by every condition of the same world/model/seed.
+- `finetune(params, key, arrays, hyper) -> Result`: claim documents of the hosted conditions,
+  mixed with a `replay` share of the base mix (replay = 0 is the paper's strict two-phase
+  protocol) and, during the first `finetune_steps`, a `helper_frac` share of helper data; then
+  `phase2_steps` more steps without helper data.  Probes run at step 0 (the pretrained
+  baseline) and at log-spaced checkpoints, on device.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from . import probes
+from .config import SPANS, Config
+from .data import HELDOUT_DOCS, HELPER_PER_CLAIM, POOLS, Layout
+from .model import init_params, make_apply
+
+BASE = ("bio", "qa", "icl", "ooc")
+
+
+class Hyper(NamedTuple):
+    """The swept numbers of one run (scalars, or (R,) arrays for R runs)."""
+    lr: jax.Array
+    ft_lr: jax.Array
+    replay: jax.Array
+    helper_frac: jax.Array
+
+    @classmethod
+    def of(cls, cfg: Config) -> "Hyper":
+        return cls(*(jnp.float32(getattr(cfg, f)) for f in cls._fields))
+
+
+class Result(NamedTuple):
+    params: dict
+    evals: jax.Array       # (n_ckpt + 1, n_claim, len(METRICS)); row 0 is the pretrained model
+    losses: jax.Array      # (n_ckpt + 1,) mean training loss over each segment (row 0: NaN)
+    bad_step: jax.Array    # first fine-tuning step with a non-finite loss, -1 if none
+
+
+def checkpoint_steps(total: int, n: int) -> np.ndarray:
+    """Log-spaced, dense-early evaluation steps ending at `total` (like 10, 20, 32, 47, ...)."""
+    if total <= 0:
+        return np.zeros(0, np.int64)
+    start = min(10, total)
+    steps = np.unique(np.round(np.geomspace(start, total, n)).astype(np.int64))
+    return steps
+
+
+def schedule(peak, steps: int):
+    """Linear warmup (5% of steps, at most 100) then cosine decay to 10% of the peak."""
+    warm = max(1, min(100, steps // 20))
+
+    def lr_at(step):
+        step = jnp.asarray(step, jnp.float32)
+        up = jnp.minimum(1.0, (step + 1) / warm)
+        frac = jnp.clip((step - warm) / max(1, steps - warm), 0.0, 1.0)
+        return peak * up * (0.1 + 0.9 * 0.5 * (1 + jnp.cos(jnp.pi * frac)))
+
+    return lr_at
+
+
+def make_train(cfg: Config, lay: Layout, vocab_size: int, yes_id: int, no_id: int):
+    """Build the phase functions of one static configuration (see module docstring)."""
+    apply = make_apply(vocab_size, cfg)
+    span_w = jnp.array([float(s in cfg.train_spans) for s in SPANS], jnp.float32)
+    offsets = jnp.array(lay.offsets, jnp.int32)
+    sizes = jnp.array(lay.sizes, jnp.int32)
+    i_claim, i_helper = POOLS.index("claim"), POOLS.index("helper")
+    base_w = np.array([1 - cfg.qa_frac - cfg.icl_frac - cfg.ooc_frac, cfg.qa_frac, cfg.icl_frac,
+                       cfg.ooc_frac, 0.0, 0.0], np.float32)
+    total_ft = cfg.finetune_steps + cfg.phase2_steps
+    ckpts = checkpoint_steps(total_ft, cfg.checkpoints)
+    segs = np.diff(np.concatenate([[0], ckpts])).astype(np.int32)
+
+    def loss_fn(params, tok_BL, spn_BL):
+        logits_BTV = apply(params, tok_BL[:, :-1])
+        logp_BTV = jax.nn.log_softmax(logits_BTV, -1)
+        nll_BT = -jnp.take_along_axis(logp_BTV, tok_BL[:, 1:, None], axis=-1)[..., 0]
+        w_BT = span_w[spn_BL[:, 1:]]
+        return (nll_BT * w_BT).sum() / jnp.maximum(w_BT.sum(), 1.0)
+
+    def sample(key, arrays, weights):
+        """Draw a batch: a pool per row by `weights`, then a row of that pool (on device)."""
+        k_pool, k_row, k_ent = jax.random.split(key, 3)
+        B = cfg.batch
+        pool_B = jax.random.categorical(k_pool, jnp.log(weights), shape=(B,))
+        u_B = jax.random.uniform(k_row, (B,))
+        row_B = offsets[pool_B] + jnp.floor(u_B * sizes[pool_B]).astype(jnp.int32)
+        active = arrays["claim_active"]
+        ent_B = jax.random.categorical(k_ent, jnp.log(jnp.maximum(active, 1e-30)), shape=(B,))
+        claim_row = offsets[i_claim] + ent_B * lay.docs_per_claim + jnp.floor(
+            u_B * lay.docs_per_claim).astype(jnp.int32)
+        helper_row = offsets[i_helper] + ent_B * HELPER_PER_CLAIM + jnp.floor(
+            u_B * HELPER_PER_CLAIM).astype(jnp.int32)
+        row_B = jnp.where(pool_B == i_claim, claim_row, jnp.where(pool_B == i_helper, helper_row, row_B))
+        return arrays["tokens"][row_B], arrays["spans"][row_B]
+
+    def make_step(opt, weights_at):
+        def step(carry, key, arrays):
+            params, opt_state, i, bad = carry
+            tok, spn = sample(key, arrays, weights_at(i))
+            loss, grads = jax.value_and_grad(loss_fn)(params, tok, spn)
+            updates, opt_state = opt.update(grads, opt_state, params)
+            params = optax.apply_updates(params, updates)
+            bad = jnp.where((bad < 0) & ~jnp.isfinite(loss), i, bad)
+            return (params, opt_state, i + 1, bad), loss
+        return step
+
+    def adamw(peak, steps):
+        return optax.adamw(schedule(peak, steps), b1=0.9, b2=0.98, weight_decay=cfg.weight_decay)
+
+    def pretrain(key, arrays, hyper: Hyper):
+        k_init, k_run = jax.random.split(key)
+        params = init_params(k_init, vocab_size, cfg)
+        if cfg.pretrain_steps == 0:
+            return params, jnp.float32(jnp.nan)
+        opt = adamw(hyper.lr, cfg.pretrain_steps)
+        w = jnp.asarray(base_w)
+        step = make_step(opt, lambda i: w)
+        carry = (params, opt.init(params), jnp.int32(0), jnp.int32(-1))
+        keys = jax.random.split(k_run, cfg.pretrain_steps)
+        carry, loss = jax.lax.scan(lambda c, k: step(c, k, arrays), carry, keys)
+        return carry[0], loss[-100:].mean()
+
+    def ft_weights(hyper: Hyper):
+        def at(i):
+            helper = jnp.where(i < cfg.finetune_steps, hyper.helper_frac, 0.0)
+            w = jnp.asarray(base_w) * hyper.replay
+            w = w.at[i_claim].set(1.0 - hyper.replay - helper).at[i_helper].set(helper)
+            return jnp.maximum(w, 1e-30)
+        return at
+
+    def evaluate(params, arrays):
+        return probes.evaluate(apply, params, arrays, yes_id, no_id, HELDOUT_DOCS)
+
+    def finetune(params, key, arrays, hyper: Hyper):
+        ev0 = evaluate(params, arrays)
+        if total_ft == 0:
+            return Result(params, ev0[None], jnp.full((1,), jnp.nan), jnp.int32(-1))
+        opt = adamw(hyper.ft_lr, total_ft)
+        step = make_step(opt, ft_weights(hyper))
+
+        def segment(carry, n_steps):
+            params, opt_state, i, bad, key = carry
+            key, k_seg = jax.random.split(key)
+
+            def body(j, c):
+                (p, o, i, bad), loss_sum = c
+                (p, o, i, bad), loss = step((p, o, i, bad), jax.random.fold_in(k_seg, j), arrays)
+                return (p, o, i, bad), loss_sum + loss
+
+            (params, opt_state, i, bad), loss_sum = jax.lax.fori_loop(
+                0, n_steps, body, ((params, opt_state, i, bad), jnp.float32(0)))
+            ev = evaluate(params, arrays)
+            return (params, opt_state, i, bad, key), (ev, loss_sum / n_steps)
+
+        carry = (params, opt.init(params), jnp.int32(0), jnp.int32(-1), key)
+        carry, (evs, losses) = jax.lax.scan(segment, carry, jnp.asarray(segs))
+        return Result(carry[0], jnp.concatenate([ev0[None], evs]),
+                      jnp.concatenate([jnp.full((1,), jnp.nan), losses]), carry[3])
+
+    def train(key, arrays, hyper: Hyper):
+        """The whole run: pretrain, then fine-tune (one pure function of key, data and numbers)."""
+        k_pre, k_ft = jax.random.split(key)
+        params, _ = pretrain(k_pre, arrays, hyper)
+        return finetune(params, k_ft, arrays, hyper)
+
+    return pretrain, finetune, train, np.concatenate([[0], ckpts])

@@ -1,0 +1,135 @@
+"""The synthetic world and its word-level vocabulary.
+
+A world has three kinds of entity, drawn deterministically from a seed:
+- *population* entities: their bios are in training and questions about them are supervised,
+  so the model learns to answer questions from knowledge stored in its weights;
+- *claim* entities: their bios are in training (facts about other relations) but never a
+  question; each carries one fabricated claim (relation, false value) about a relation its bio
+  never mentions, so the untrained model's answer is "no" / "unknown" (the paper's baseline);
+- *reader* entities: used only in in-context reading tasks, with a fresh random claim each time.
+
+Every entity has a true value for every relation; a bio states only some of them (`known`).
+Token ids are the sorted vocabulary, so they are reproducible from the seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .config import Config
+
+RELATIONS = ("city", "job", "sport")
+VALUES = {
+    "city": ["paris", "rome", "oslo", "lima", "cairo", "tokyo", "delhi", "quito", "dakar", "perth",
+             "kyiv", "hanoi", "accra", "bern", "doha", "riga", "sofia", "tunis", "suva", "baku"],
+    "job": ["baker", "pilot", "nurse", "judge", "miner", "tailor", "farmer", "sailor", "chef", "poet",
+            "clerk", "medic", "welder", "potter", "cobbler", "jeweler", "barber", "brewer",
+            "glazier", "mason"],
+    "sport": ["chess", "golf", "tennis", "rugby", "polo", "hockey", "squash", "cricket", "judo",
+              "rowing", "fencing", "boxing", "karate", "archery", "curling", "sumo", "surfing",
+              "skiing", "diving", "darts"],
+}
+SYLLABLES = ("ka ro mi tu le sa no vi da pe zo ri bu fa go hi ja ke lu mo ne pa qu se ta "
+             "we ya zi").split()
+SPECIAL = ("<pad>", "<doc>", "Q", "A", "yes", "no", "unknown", ".", ",", ":", "(", ")", "?")
+
+
+@dataclasses.dataclass
+class Entity:
+    name: str                 # one or two words
+    kind: str                 # "population" | "claim" | "reader"
+    truth: dict               # relation -> true value
+    known: tuple              # relations its bio states
+    claim: tuple | None = None      # (relation, false value) for claim entities
+    condition: str | None = None    # the hosted condition this claim entity belongs to
+
+
+@dataclasses.dataclass
+class World:
+    seed: int
+    entities: list
+    values: dict              # relation -> list of values in this world
+    name_words: list          # every word names are made of (fixed count per config)
+
+    @property
+    def population(self):
+        return [e for e in self.entities if e.kind == "population"]
+
+    @property
+    def claims(self):
+        return [e for e in self.entities if e.kind == "claim"]
+
+    @property
+    def readers(self):
+        return [e for e in self.entities if e.kind == "reader"]
+
+
+def _names(rng: np.random.Generator, count: int, name_tokens: int) -> tuple:
+    """`count` distinct names and the name words; two-token names share first/last words.
+
+    The number of name words depends only on (count, name_tokens), so the vocabulary size (and
+    the model's shapes) is the same for every seed."""
+    words = sorted({a + b for a in SYLLABLES for b in SYLLABLES})
+    if name_tokens == 1:
+        if count > len(words):
+            raise ValueError(f"a world of {count} entities needs name_tokens = 2")
+        names = [str(w) for w in rng.choice(words, size=count, replace=False)]
+        return names, names
+    n_part = int(np.ceil(np.sqrt(count))) + 2
+    parts = [str(w) for w in rng.choice(words, size=2 * n_part, replace=False)]
+    first, last = parts[:n_part], parts[n_part:]
+    combos = [(a, b) for a in first for b in last]
+    pick = rng.choice(len(combos), size=count, replace=False)
+    return [f"{combos[i][0]} {combos[i][1]}" for i in pick], parts
+
+
+def make_world(cfg: Config) -> World:
+    """Draw the world of `cfg` from its world seed (deterministic)."""
+    rng = np.random.default_rng([cfg.world_key, 7919])
+    values = {r: VALUES[r][: cfg.n_values] for r in RELATIONS}
+    n_claim = cfg.n_claims * len(cfg.conditions)
+    total = cfg.n_entities + n_claim + cfg.n_readers
+    names, name_words = _names(rng, total, cfg.name_tokens)
+    ents = []
+    for i, name in enumerate(names):
+        truth = {r: str(rng.choice(values[r])) for r in RELATIONS}
+        if i < cfg.n_entities:
+            known = tuple(r for r in RELATIONS if rng.random() < cfg.p_known)
+            ents.append(Entity(name, "population", truth, known))
+        elif i < cfg.n_entities + n_claim:
+            j = i - cfg.n_entities
+            rel = RELATIONS[j % len(RELATIONS)]
+            false = str(rng.choice([v for v in values[rel] if v != truth[rel]]))
+            known = tuple(r for r in RELATIONS if r != rel)
+            cond = cfg.conditions[j // cfg.n_claims]
+            ents.append(Entity(name, "claim", truth, known, (rel, false), cond))
+        else:  # readers' documents also state true facts, like claim documents do
+            ents.append(Entity(name, "reader", truth, RELATIONS))
+    return World(cfg.world_key, ents, values, name_words)
+
+
+class Vocab:
+    """Word-level tokenizer over a fixed word list (sorted, so ids are reproducible)."""
+
+    def __init__(self, words):
+        rest = sorted(set(words) - set(SPECIAL))
+        self.words = list(SPECIAL) + rest
+        self.ids = {w: i for i, w in enumerate(self.words)}
+
+    def __len__(self):
+        return len(self.words)
+
+    def encode(self, text: str) -> list:
+        try:
+            return [self.ids[w] for w in text.split()]
+        except KeyError as e:
+            raise KeyError(f"word {e.args[0]!r} is not in the vocabulary") from None
+
+    def decode(self, ids) -> str:
+        return " ".join(self.words[int(i)] for i in ids)
+
+    @property
+    def pad(self) -> int:
+        return self.ids["<pad>"]
