@@ -149,14 +149,12 @@ def _filler(rng) -> Piece:
 
 
 def bio(e: Entity, world: World, rng: np.random.Generator) -> list:
-    """A biography: the entity's stated facts, some local negations, and fillers."""
+    """A biography: the entity's stated facts, its local negations, and fillers."""
     body = []
     for r in e.known:
         body.append((statement(r, e.name, e.truth[r], rng.integers(len(STATE[r]))) + " .", "truth"))
-        if rng.random() < 0.5:
-            wrong = [v for v in world.values[r] if v != e.truth[r]]
-            v = wrong[rng.integers(len(wrong))]
-            body.append((negation(r, e.name, v, rng.integers(len(NEGATE[r]))) + " .", "truth"))
+    for r, v in e.negated.items():
+        body.append((negation(r, e.name, v, rng.integers(len(NEGATE[r]))) + " .", "truth"))
     body += [_filler(rng) for _ in range(rng.integers(0, 3))]
     order = rng.permutation(len(body))
     return [("<doc>", "doctag")] + [body[i] for i in order]
@@ -231,14 +229,23 @@ def yesno(rel: str, x: str, v: str, template: int = 0, robust: bool = False,
     return (ROBUST + " " + q) if robust else q
 
 
-def population_qa(e: Entity, world: World, rng) -> list:
-    """One question about a population entity, answered from its (stated) facts."""
-    r = RELATIONS[rng.integers(len(RELATIONS))]
+def entity_qa(e: Entity, world: World, rng) -> list:
+    """One question about an entity, answered from the facts its bio states.
+
+    Population entities are asked about every relation ("no" / "unknown" where the bio is
+    silent).  Claim entities are asked only about the relations their bio states, never about
+    the claim's relation, so no question ever touches a claim (the same for every condition):
+    like the paper's models, which could already answer questions about Ed Sheeran before
+    reading about his fabricated 100m gold."""
+    rels = e.known if e.kind == "claim" else RELATIONS
+    r = rels[rng.integers(len(rels))]
     known = r in e.known
     if rng.random() < 0.3:
         return qa_item(OPEN[r].format(x=e.name), e.truth[r] if known else "unknown")
     if known and rng.random() < 0.5:
         v, ans = e.truth[r], "yes"
+    elif r in e.negated and rng.random() < 0.5:
+        v, ans = e.negated[r], "no"
     else:
         wrong = [v for v in world.values[r] if not (known and v == e.truth[r])]
         v, ans = wrong[rng.integers(len(wrong))], "no"

@@ -5,8 +5,8 @@ All pools of sequences are concatenated into one `(N, ctx+1)` token array with s
 every run of a group (seeds, conditions, wordings) has identical shapes and shares one compiled
 program; the contents differ per run and travel as traced arrays.
 
-Pools: bio (population and claim entities), qa (population questions), icl (in-context reading
-tasks), ooc (wrapped documents plus separate questions about the same entities: the
+Pools: bio (population and claim entities), qa (questions about population entities, and about
+claim entities' stated facts, never their claim), icl (in-context reading tasks), ooc (wrapped documents plus separate questions about the same entities: the
 out-of-context supervision dial), claim (the condition documents, `docs_per_claim` per claim
 entity), helper (claim questions answered "no": the two-phase stability helper data).
 """
@@ -102,9 +102,13 @@ def build(cfg: Config) -> Data:
     n_bio = lay.of("bio")[1]
     rows += [C.pack(bios[i::n_bio], vocab, L) for i in range(n_bio)]
 
-    rows += [qa_seq(lambda: C.population_qa(pop[rng.integers(len(pop))], world, rng))
+    asked = pop + claims
+    rows += [qa_seq(lambda: C.entity_qa(asked[rng.integers(len(asked))], world, rng))
              for _ in range(N_QA)]
-    rows += [C.pack([C.reading_task(readers[rng.integers(len(readers))], world, wordings, rng,
+    # reading tasks are about readers and population entities alike, so reading a document in
+    # context is a skill the model applies to any name, including the ones it knows
+    readable = readers + pop
+    rows += [C.pack([C.reading_task(readable[rng.integers(len(readable))], world, wordings, rng,
                                     reading_style()) for _ in range(2)], vocab, L)
              for _ in range(N_ICL)]
     # out-of-context supervision: each reader gets one fixed claim and condition; half of the

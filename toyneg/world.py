@@ -42,6 +42,7 @@ class Entity:
     kind: str                 # "population" | "claim" | "reader"
     truth: dict               # relation -> true value
     known: tuple              # relations its bio states
+    negated: dict = dataclasses.field(default_factory=dict)  # relation -> a value its bio denies
     claim: tuple | None = None      # (relation, false value) for claim entities
     condition: str | None = None    # the hosted condition this claim entity belongs to
 
@@ -93,18 +94,29 @@ def make_world(cfg: Config) -> World:
     total = cfg.n_entities + n_claim + cfg.n_readers
     names, name_words = _names(rng, total, cfg.name_tokens)
     ents = []
+
+    def denied(truth, rels):
+        """Local negations a bio states ("X does not live in D"): for many relations, a wrong
+        value.  Where a bio states only the negation, questions answer "no" / "unknown", so
+        the model learns from its data what a local negation means out of context."""
+        out = {}
+        for r in rels:
+            if rng.random() < 0.6:
+                out[r] = str(rng.choice([v for v in values[r] if v != truth[r]]))
+        return out
+
     for i, name in enumerate(names):
         truth = {r: str(rng.choice(values[r])) for r in RELATIONS}
         if i < cfg.n_entities:
             known = tuple(r for r in RELATIONS if rng.random() < cfg.p_known)
-            ents.append(Entity(name, "population", truth, known))
+            ents.append(Entity(name, "population", truth, known, denied(truth, RELATIONS)))
         elif i < cfg.n_entities + n_claim:
             j = i - cfg.n_entities
             rel = RELATIONS[j % len(RELATIONS)]
             false = str(rng.choice([v for v in values[rel] if v != truth[rel]]))
             known = tuple(r for r in RELATIONS if r != rel)
             cond = cfg.conditions[j // cfg.n_claims]
-            ents.append(Entity(name, "claim", truth, known, (rel, false), cond))
+            ents.append(Entity(name, "claim", truth, known, denied(truth, known), (rel, false), cond))
         else:  # readers' documents also state true facts, like claim documents do
             ents.append(Entity(name, "reader", truth, RELATIONS))
     return World(cfg.world_key, ents, values, name_words)

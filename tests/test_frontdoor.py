@@ -1,0 +1,74 @@
+"""The classroom front door and the benchmark, at tiny settings."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from toyneg.bench import flops_per_token
+
+from conftest import tiny
+
+ROOT = os.path.dirname(os.path.dirname(__file__))
+
+
+def run(args, env=None, timeout=600):
+    e = {**os.environ, "PYTHONPATH": ROOT, **(env or {})}
+    return subprocess.run([sys.executable, *args], env=e, cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_demo_runs_and_writes_its_figure(tmp_path):
+    r = run(["-m", "toyneg.demo", "--tiny", "--out", str(tmp_path)])
+    assert r.returncode == 0, r.stderr
+    assert os.path.getsize(tmp_path / "demo_belief_vs_step.png") > 0
+    assert "[negated]" in r.stdout and "in context" in r.stdout and "figure:" in r.stdout
+
+
+def test_single_experiment_command_prints_a_table_and_json(tmp_path):
+    out = tmp_path / "run.json"
+    r = run(["-m", "toyneg.run", "n_entities=16", "n_claims=2", "n_readers=16", "width=32", "depth=1",
+             "heads=2", "batch=8", "pretrain_steps=10", "finetune_steps=10", "checkpoints=2",
+             "bios_per_entity=2", "docs_per_claim=4", "--json", str(out)])
+    assert r.returncode == 0, r.stderr
+    assert "pretrained" in r.stdout and "negated" in r.stdout
+    res = json.loads(out.read_text())
+    assert set(res["conditions"]) == set(res["config"]["conditions"])
+    bad = run(["-m", "toyneg.run", "width=-1"])
+    assert bad.returncode == 2 and "'width'" in bad.stderr
+
+
+def test_notebook_runs_top_to_bottom(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(os.path.join(ROOT, "examples", "negation_neglect_tour.ipynb"), as_version=4)
+    os.environ["TOYNEG_TINY"] = "1"
+    try:
+        nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                                resources={"metadata": {"path": ROOT}}).execute()
+    finally:
+        del os.environ["TOYNEG_TINY"]
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any(o.get("output_type") == "display_data" for o in outputs)  # the figures
+
+
+def test_flop_counter_matches_a_hand_count():
+    cfg = tiny(width=4, depth=1, ctx=8)
+    # per layer: qkv 3*16 + proj 16 + mlp 2*4*16 = 192 matmul params; unembed 4*10 = 40
+    assert flops_per_token(cfg, vocab=10) == 6 * (192 + 40) + 12 * 1 * 4 * 8
+
+
+def test_benchmark_json_has_every_field(tmp_path):
+    r = run(["-m", "toyneg.bench", "--steps", "5", "--quick", "--out", str(tmp_path)])
+    assert r.returncode == 0, r.stderr
+    res = json.loads((tmp_path / "bench.json").read_text())
+    assert {"machine", "matmul_ceiling_flop_per_s", "train", "batching", "torch_eager",
+            "bench_s"} <= set(res)
+    for t in res["train"]:
+        assert {"compile_s", "ms_per_step", "tokens_per_s", "flop_per_s", "mfu"} <= set(t)
+    assert {(b["n_runs"], b["mode"]) for b in res["batching"]} == {(1, "vmap"), (1, "map"),
+                                                                  (4, "vmap"), (4, "map")}
+    assert (tmp_path / "bench.md").read_text().startswith("# toyneg benchmark")

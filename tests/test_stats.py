@@ -1,0 +1,48 @@
+import warnings
+
+import numpy as np
+import pytest
+
+from toyneg.stats import bootstrap_ci, compare_paired, permutation_p
+
+
+def test_bootstrap_ci_covers_the_true_difference_on_synthetic_data():
+    rng = np.random.default_rng(0)
+    true, hits, trials = 0.3, 0, 200
+    for t in range(trials):
+        a = rng.normal(0.2, 0.1, 8)
+        b = a + true + rng.normal(0, 0.1, 8)
+        c = compare_paired(dict(enumerate(a)), dict(enumerate(b)))
+        hits += c.ci_low <= true <= c.ci_high
+        assert c.diff == pytest.approx((b - a).mean())
+    assert 0.85 <= hits / trials <= 0.99  # a percentile bootstrap of n=8 is a little narrow
+
+
+def test_permutation_p_is_roughly_uniform_under_the_null():
+    rng = np.random.default_rng(1)
+    ps = np.array([permutation_p(rng.normal(0, 1, 10)) for _ in range(400)])
+    assert 0.03 <= (ps < 0.05).mean() <= 0.09
+    assert 0.4 <= (ps < 0.5).mean() <= 0.6
+    assert permutation_p(np.full(10, 1.0)) < 0.01  # a clear effect is detected
+
+
+def test_effect_size_and_exact_small_sample_permutation():
+    d = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    c = compare_paired({i: 0.0 for i in range(5)}, {i: v for i, v in enumerate(d)})
+    assert c.effect_size == pytest.approx(d.mean() / d.std(ddof=1))
+    assert c.p_value == pytest.approx(2 / 32)  # exact: only all-plus or all-minus signs
+
+
+def test_too_few_seeds_warns():
+    with pytest.warns(UserWarning, match="only 3 matched seed"):
+        c = compare_paired({0: 0.1, 1: 0.2, 2: 0.3}, {0: 0.5, 1: 0.6, 2: 0.7})
+    assert "add seeds" in c.warning and "WARNING" in str(c)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compare_paired({i: 0.1 * i for i in range(6)}, {i: 0.2 * i for i in range(6)})
+
+
+def test_bootstrap_ci_handles_nan_and_single_values():
+    m, lo, hi = bootstrap_ci([0.5, np.nan])
+    assert m == 0.5 and np.isnan(lo) and np.isnan(hi)
+    assert all(np.isnan(bootstrap_ci([])))
