@@ -9,7 +9,7 @@ from conftest import tiny
 
 
 def results(cfgs, mode):
-    out = run_group(Group("g", list(cfgs)), mode=mode, use_cache=False, log=lambda *a: None)
+    out = run_group(Group("g", list(cfgs)), mode=mode, use_cache=False)
     return {c.seed: r for c, _, r, _ in out}
 
 
@@ -53,7 +53,7 @@ def test_one_group_compiles_once_for_every_run():
 
 def test_a_diverging_run_is_flagged_and_the_others_finish():
     cfgs = [tiny(seed=0), tiny(seed=1, ft_lr=1e6)]
-    out = run_group(Group("g", cfgs), mode="loop", use_cache=False, log=lambda *a: None)
+    out = run_group(Group("g", cfgs), mode="loop", use_cache=False)
     status = {c.seed: (s, r["bad_step"]) for c, s, r, _ in out}
     assert status[0] == ("done", -1)
     assert status[1][0] == "diverged" and 0 <= status[1][1] < 20
@@ -62,8 +62,8 @@ def test_a_diverging_run_is_flagged_and_the_others_finish():
 def test_pretrained_weights_are_cached_and_reused(tmp_path, monkeypatch):
     monkeypatch.setenv("TOYNEG_CACHE", str(tmp_path))
     cfg = tiny(seed=0)
-    a = run_group(Group("g", [cfg]), mode="loop", log=lambda *a: None)[0][2]
+    a = run_group(Group("g", [cfg]), mode="loop")[0][2]
     assert len(list(tmp_path.glob("pretrain-*.npz"))) == 1
-    b = run_group(Group("g", [cfg.replace(diversity=2)]), mode="loop", log=lambda *a: None)[0][2]
+    b = run_group(Group("g", [cfg.replace(diversity=2)]), mode="loop")[0][2]
     # step 0 is the pretrained model: identical when the weights come back from the cache
     assert a["conditions"]["positive"]["p_yes"][0] == b["conditions"]["positive"]["p_yes"][0]

@@ -12,7 +12,7 @@ def run_experiment(cfg: Config, mode: str = "auto", use_cache: bool = True) -> d
     """Train one run (every hosted condition) and return its summary: steps, per-condition
     metric curves (`result["conditions"][cond]["p_yes"]`), losses and divergence step."""
     (_, status, summary, wall), = run_group(Group(cfg.static_key(), [cfg]), mode=mode,
-                                            use_cache=use_cache, log=lambda *a: None)
+                                            use_cache=use_cache)
     return {**summary, "status": status, "wall": wall}
 
 
@@ -42,10 +42,7 @@ def compare(out: str, a: str, b: str, metric: str = "p_yes", axes: list | None =
     sweep: difference with bootstrap 95% CI, paired permutation p-value and effect size."""
     from .report import compare_store
     rows = load_results(out)
-    if axes is None:
-        from .config import Config as _C
-        base = _C().to_dict()
+    if axes is None:  # every configuration field that varies among the stored runs
         axes = sorted({k for r in rows for k, v in r["config"].items()
-                       if k != "seed" and any(r2["config"].get(k) != v for r2 in rows)} - {"seed"})
-        del base
+                       if k != "seed" and any(r2["config"].get(k) != v for r2 in rows)})
     return compare_store(rows, axes, a, b, metric)

@@ -38,7 +38,7 @@ class Config:
     world_seed: int = -1          # -1: the world is drawn from `seed` (each seed a fresh world)
     n_entities: int = 96          # question-supervised entities (the "pretraining population")
     n_claims: int = 6             # claim entities per hosted condition (the paper used 6 claims)
-    n_readers: int = 48           # entities used only in in-context reading tasks
+    n_readers: int = 96           # entities used only in in-context reading tasks
     n_values: int = 12            # values per relation (cities, jobs, sports)
     name_tokens: int = 1          # tokens per entity name (1 or 2)
     p_known: float = 0.7          # share of (entity, relation) facts that bios state
@@ -63,14 +63,14 @@ class Config:
     tied: bool = False
     # --- training ---
     batch: int = 32
-    pretrain_steps: int = 1500
-    finetune_steps: int = 1000
+    pretrain_steps: int = 0       # base mix only (shared, cached); 0: claim documents mix in from the start
+    finetune_steps: int = 3000    # steps with claim documents in the mix
     phase2_steps: int = 0         # more fine-tuning without helper data (two-phase stability)
     checkpoints: int = 10         # log-spaced evaluation points in fine-tuning (plus step 0)
-    lr: float = 3e-3              # pretraining peak learning rate (swept, traced)
-    ft_lr: float = 1e-3           # fine-tuning peak learning rate (swept, traced)
+    lr: float = 5e-3              # pretraining peak learning rate (swept, traced)
+    ft_lr: float = 5e-3           # fine-tuning peak learning rate (swept, traced)
     weight_decay: float = 0.01
-    replay: float = 0.5           # fine-tuning: share of each batch replayed from the base mix (0 = strict two-phase)
+    replay: float = 0.8           # fine-tuning: share of each batch from the base mix (0 = strict two-phase)
     helper_frac: float = 0.0      # fine-tuning: share of helper data (claims paired with "no"; two-phase stability)
     seed: int = 0
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import __version__
 from .config import Config
-from .data import Data, build, layout
+from .data import Data, build, build_vocab, layout
 from .model import init_params
 from .probes import METRICS
 from .train import Hyper, make_train
@@ -81,7 +81,6 @@ class Program:
 
     def __init__(self, cfg: Config, mode: str):
         self.cfg, self.mode = cfg, resolve_mode(mode)
-        from .data import build_vocab
         vocab = build_vocab(cfg)
         self.vocab_size = len(vocab)
         self.layout = layout(cfg)
@@ -137,7 +136,7 @@ def _shard(tree, n_dev: int):
 
 
 def run_group(group: Group, mode: str = "auto", on_run: Callable | None = None,
-              use_cache: bool = True, log: Callable = print) -> list:
+              use_cache: bool = True) -> list:
     """Train every run of `group`; call `on_run(cfg, status, result, wall)` as each finishes."""
     cfgs = group.configs
     t0 = time.time()
