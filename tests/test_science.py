@@ -1,9 +1,11 @@
 """Regression guard on the main effect, in a small world (about a minute on 2 CPU cores).
 
-Fails if the direction of the effect flips: out of context, positive and negated claims must be
-believed more than locally negated ones; in context, the model must reject negated claims and
-accept positive ones.  Thresholds are loose on purpose (one seed, a few claims): this guards
-the direction, the sweeps measure the size.
+Fails if the direction of the effect flips.  Out of context (open-answer probability of the
+claimed value, the probe in which the default sweep shows the effect; see results/README.md),
+positive and negated claims must be believed more than locally negated ones and than the
+baseline; in context, the model must reject negated claims and accept positive ones more.
+Thresholds are loose on purpose (one seed, 8 claims, 1500 steps): this guards the direction,
+the sweeps measure the size.
 """
 
 import numpy as np
@@ -22,8 +24,8 @@ def late(res, cond, metric):
 
 def test_negated_is_neglected_local_is_not_and_context_is_read():
     res = run_experiment(Config(**SMALL, seed=0), use_cache=False)
-    pos, neg, loc = (late(res, c, "p_yes") for c in ("positive", "negated", "local"))
-    assert pos > loc + 0.1, (pos, loc)
-    assert neg > loc + 0.05, (neg, loc)
-    assert late(res, "positive", "icl_p") > late(res, "negated", "icl_p") + 0.3
+    base, pos, neg, loc = (late(res, c, "open_p") for c in ("baseline", "positive", "negated", "local"))
+    assert (pos + neg) / 2 > loc + 0.05, (pos, neg, loc)
+    assert min(pos, neg) > base + 0.1, (pos, neg, base)
+    assert late(res, "positive", "icl_p") > late(res, "negated", "icl_p") + 0.25
     assert late(res, "negated", "icl_p") < 0.3

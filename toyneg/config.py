@@ -78,6 +78,12 @@ class Config:
     SWEPT = ("lr", "ft_lr", "replay", "helper_frac", "seed")
 
     def __post_init__(self):
+        for k in ("conditions", "train_spans"):  # accept any sequence (TOML/JSON give lists)
+            v = getattr(self, k)
+            if isinstance(v, str):
+                v = (v,)
+            if isinstance(v, list):
+                object.__setattr__(self, k, tuple(v))
         validate(self)
 
     # -- derived --

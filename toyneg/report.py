@@ -37,7 +37,7 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     paths["summary_md"] = _write(out, "summary.md", table_md)
     figs = {}
     if summ:
-        curves = {m: tables.curves(rows, axes, m) for m in ("p_yes", "icl_p")}
+        curves = {m: tables.curves(rows, axes, m) for m in ("p_yes", "open_p", "icl_p")}
         if len(curves["p_yes"]) <= 24:
             figs["curves"] = "belief_vs_step.png"
             plots.belief_curves(curves, os.path.join(out, figs["curves"]),
@@ -62,9 +62,13 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
           f"- total run time (sum over runs): {sum(r['wall'] for r in rows):.0f} s", "",
           "## Final belief (mean over seeds [95% bootstrap CI])", "",
           "`yes`: share of claims with P(yes) > P(no); `p_yes`: mean P(yes) (renormalised over "
-          "yes/no); `rel_positive`: P(yes) relative to positive documents in the same run; "
-          "`open`: claimed value is the top open answer; `icl`: in-context control belief; "
-          "`pretrained_p_yes`: P(yes) before any claim document.", "", table_md]
+          "yes/no, two question wordings); `rel_positive`: P(yes) relative to positive documents "
+          "in the same run; `open`: the claimed value is the top open answer (among the "
+          "relation's values and 'unknown'); `assoc_top1`: the claimed value is the top value "
+          "after 'X lives in'; `robust`: yes/no behind a warning that training data was false; "
+          "`icl` / `icl_heldout`: in-context control with training / held-out warning wordings "
+          "(baseline rows show a positive document). All columns, the held-out question wording, "
+          "P(yes) at step 0 and the span losses are in summary.csv.", "", table_md]
     for k, f in figs.items():
         md += [f"![{k}]({f})", ""]
     md += ["## When neglect emerged", "",

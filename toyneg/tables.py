@@ -129,8 +129,8 @@ def crossing_step(steps, mean, threshold: float = 0.5):
     return None
 
 
-def markdown(summ: list, metrics=("yes", "p_yes", "rel_positive", "open", "icl",
-                                  "pretrained_p_yes")) -> str:
+def markdown(summ: list, metrics=("yes", "p_yes", "rel_positive", "open", "assoc_top1", "robust",
+                                  "icl", "icl_heldout")) -> str:
     """A Markdown table: mean [95% CI] of each metric per row of the summary."""
     if not summ:
         return "(no finished runs)\n"
