@@ -101,6 +101,15 @@ def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
     assert f"python -m toyneg.sweep {TINY} --out {full} -q" in report
     assert "When neglect emerged" in report
     assert len(stored(full)) == 4
+    # hypothesis test on the finished store: conditions, axis settings, or both
+    r = cli(TINY, "--out", full, "--compare", "local", "negated")
+    assert r.returncode == 0, r.stderr
+    assert "paired permutation p" in r.stdout and "only 2 matched seed" in r.stdout
+    r = cli(TINY, "--out", full, "--compare", "negated,diversity=1", "negated,diversity=4",
+            "--metric", "open_p")
+    assert r.returncode == 0 and "open_p: negated,diversity=4 - negated,diversity=1" in r.stdout
+    r = cli(TINY, "--out", full, "--compare", "local", "colour=red")
+    assert r.returncode == 2 and "'colour' is not a varying axis" in r.stderr
     # a second run of the same sweep stores nothing new
     r = cli(TINY, "--out", full)
     assert r.returncode == 0 and "4 already stored, 0 to run" in r.stdout

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 
 from .config import Config
-from .runner import Group, run_group
+from .runner import Group, enable_compile_cache, run_group
 
 
 def run_experiment(cfg: Config, mode: str = "auto", use_cache: bool = True) -> dict:
     """Train one run (every hosted condition) and return its summary: steps, per-condition
     metric curves (`result["conditions"][cond]["p_yes"]`), losses and divergence step."""
+    enable_compile_cache()
     (_, status, summary, wall), = run_group(Group(cfg.static_key(), [cfg]), mode=mode,
                                             use_cache=use_cache)
     return {**summary, "status": status, "wall": wall}

@@ -76,8 +76,8 @@ def _metric_keys(r: dict) -> set:
 
 def heatmap(summ: list, row_axis: str, col_axis: str, metric: str, path: str, title: str = ""):
     """Mean `metric` over seeds for every (row, column) setting."""
-    rows = sorted({r[row_axis] for r in summ}, key=_sortkey)
-    cols = sorted({r[col_axis] for r in summ}, key=_sortkey)
+    rows = sorted({r[row_axis] for r in summ}, key=sortkey)
+    cols = sorted({r[col_axis] for r in summ}, key=sortkey)
     grid = np.full((len(rows), len(cols)), np.nan)
     for r in summ:
         grid[rows.index(r[row_axis]), cols.index(r[col_axis])] = r[metric]
@@ -101,5 +101,5 @@ def heatmap(summ: list, row_axis: str, col_axis: str, metric: str, path: str, ti
     plt.close(fig)
 
 
-def _sortkey(v):
+def sortkey(v):
     return (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v))

@@ -31,7 +31,7 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     recs = tables.records(rows, axes)
     paths["metrics"] = _write(out, "metrics.csv", tables.to_csv(recs))
     summ = tables.summary(rows, axes)
-    summ.sort(key=lambda r: tuple(str(r[a]) for a in axes) + (_cond_order(r["condition"]),))
+    summ.sort(key=lambda r: tuple(plots.sortkey(r[a]) for a in axes) + (_cond_order(r["condition"]),))
     paths["summary_csv"] = _write(out, "summary.csv", tables.to_csv(summ))
     table_md = tables.markdown(summ)
     paths["summary_md"] = _write(out, "summary.md", table_md)
@@ -48,9 +48,11 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
                              f"{sweep.name}: final belief by condition and probe")
         dims = axes + (["condition"] if len({r["condition"] for r in summ}) > 1 else [])
         if len(dims) == 2:
-            figs["heatmap"] = "heatmap.png"
-            plots.heatmap(summ, dims[0], dims[1], "p_yes", os.path.join(out, figs["heatmap"]),
-                          f"{sweep.name}: P(yes) for the claim (mean over seeds)")
+            for metric, name, what in (("p_yes", "heatmap", "P(yes) for the claim"),
+                                       ("open", "heatmap_open", "open-answer belief rate")):
+                figs[name] = f"{name}.png"
+                plots.heatmap(summ, dims[0], dims[1], metric, os.path.join(out, figs[name]),
+                              f"{sweep.name}: {what} (mean over seeds)")
     crossings = {}
     for key, (steps, mean, _, _) in tables.curves(rows, axes, "p_yes").items():
         crossings[", ".join(f"{k}={v}" for k, v in key)] = tables.crossing_step(steps, mean)
@@ -94,17 +96,22 @@ def _write(out: str, name: str, text: str) -> str:
     return path
 
 
-def _select(spec: str):
-    """'negated' selects a condition; 'field=value' selects an axis setting."""
-    if "=" in spec:
-        k, v = spec.split("=", 1)
-        return k, v
-    return "condition", spec
+def _select(spec: str) -> dict:
+    """'negated' selects a condition; 'field=value' an axis setting; join several with ','
+    (e.g. 'negated,diversity=1')."""
+    out = {}
+    for part in spec.split(","):
+        k, v = part.split("=", 1) if "=" in part else ("condition", part)
+        out[k.strip()] = v.strip()
+    return out
 
 
 def compare_store(rows: list, axes: list, a: str, b: str, metric: str = "p_yes"):
-    """Compare two conditions or axis settings across matched seeds of stored runs."""
-    by = tables.per_seed(rows, axes + ["seed"])
+    """Compare two selections (conditions and/or axis settings) across matched seeds.
+
+    A selection's value per seed is the mean of `metric` over the stored (setting, condition)
+    cells it matches, at the final checkpoint."""
+    by = tables.per_seed(rows, axes)
     if not by:
         raise ValueError("the store holds no finished runs")
     metrics = next(iter(next(iter(by.values())).values()))
@@ -112,19 +119,19 @@ def compare_store(rows: list, axes: list, a: str, b: str, metric: str = "p_yes")
         raise ValueError(f"unknown metric {metric!r}; allowed: {sorted(metrics)}")
 
     def pick(spec):
-        k, v = _select(spec)
+        sel = _select(spec)
         vals = {}
         for key, seeds in by.items():
             d = dict(key)
-            if k not in d:
-                raise ValueError(f"{spec!r}: '{k}' is not a varying axis of this sweep; "
-                                 f"choose a condition or one of {axes}")
-            if str(d[k]) == v:
+            for k in sel:
+                if k not in d:
+                    raise ValueError(f"{spec!r}: '{k}' is not a varying axis of this sweep; "
+                                     f"choose a condition or one of {[a for a in axes if a != 'seed']}")
+            if all(str(d[k]) == v for k, v in sel.items()):
                 for s, m in seeds.items():
                     vals.setdefault(s, []).append(m[metric])
         if not vals:
-            found = sorted({str(dict(key).get(k)) for key in by})
-            raise ValueError(f"{spec!r} matches no stored run; values of '{k}': {found}")
+            raise ValueError(f"{spec!r} matches no stored run")
         return {s: float(np.nanmean(v)) for s, v in vals.items()}
 
     return compare_paired(pick(a), pick(b), a, b, metric)

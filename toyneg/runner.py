@@ -61,6 +61,15 @@ def cache_dir() -> str:
     return os.environ.get("TOYNEG_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "toyneg"))
 
 
+def enable_compile_cache() -> None:
+    """JAX's persistent compilation cache under the toyneg cache: a repeated CLI run of the same
+    shapes loads its programs instead of compiling them (set TOYNEG_COMPILE_CACHE=0 to skip)."""
+    if os.environ.get("TOYNEG_COMPILE_CACHE", "1") == "0":
+        return
+    jax.config.update("jax_compilation_cache_dir", os.path.join(cache_dir(), "xla"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
 def summarize(cfg: Config, data: Data, steps: np.ndarray, evals, losses, bad_step) -> dict:
     """Per-condition mean of every metric at every checkpoint (host side, JSON-ready)."""
     evals = np.asarray(evals, np.float64)

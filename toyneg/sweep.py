@@ -124,8 +124,9 @@ def main(argv=None) -> int:
 
 
 def _run(sweep, configs, groups, out, store_path, args, command) -> int:
-    from .runner import run_group
+    from .runner import enable_compile_cache, run_group
     from .store import Store
+    enable_compile_cache()
     store = Store(store_path)
     done = store.done()
     todo_total = sum(1 for c in configs if c.run_hash(__version__) not in done)
