@@ -66,7 +66,9 @@ def test_benchmark_json_has_every_field(tmp_path):
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "bench.json").read_text())
     assert {"machine", "matmul_ceiling_flop_per_s", "train", "batching", "torch_eager",
-            "bench_s"} <= set(res)
+            "breakdown", "bench_s"} <= set(res)
+    assert {"sample_ms", "forward_ms", "forward_backward_ms", "full_step_ms",
+            "probes_per_checkpoint_ms"} <= set(res["breakdown"])
     for t in res["train"]:
         assert {"compile_s", "ms_per_step", "tokens_per_s", "flop_per_s", "mfu"} <= set(t)
     assert {(b["n_runs"], b["mode"]) for b in res["batching"]} == {(1, "vmap"), (1, "map"),

@@ -68,12 +68,65 @@ def flops_per_token(cfg: Config, vocab: int) -> float:
     return 6 * matmul_params + 12 * L * d * T
 
 
-def _setup(cfg: Config):
+def _setup(cfg: Config, parts: bool = False):
     d = build(cfg)
     lay = layout(cfg)
-    pre, _, _, _ = make_train(cfg, lay, len(d.vocab), d.vocab.ids["yes"], d.vocab.ids["no"])
+    phases = make_train(cfg, lay, len(d.vocab), d.vocab.ids["yes"], d.vocab.ids["no"])
     arrays = jax.tree.map(jnp.asarray, d.arrays())
-    return pre, arrays, Hyper.of(cfg), len(d.vocab)
+    if parts:
+        return phases, arrays, len(d.vocab)
+    return phases.pretrain, arrays, Hyper.of(cfg), len(d.vocab)
+
+
+def _timed(f, *args, reps: int = 2) -> float:
+    c = jax.jit(f).lower(*args).compile()
+    jax.block_until_ready(c(*args))
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        jax.block_until_ready(c(*args))
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def breakdown(cfg: Config, steps: int = 100) -> dict:
+    """Where a training step's time goes: batch sampling, forward, forward+backward, the full
+    step (with AdamW), and one probe evaluation (all runs at each checkpoint), in ms."""
+    import optax
+    from .model import init_params
+    phases, arrays, vocab = _setup(cfg, parts=True)
+    params = init_params(jax.random.PRNGKey(0), vocab, cfg)
+    w = jnp.asarray(phases.base_weights)
+    keys = jax.random.split(jax.random.PRNGKey(1), steps)
+    tok, spn = phases.sample(keys[0], arrays, w)
+
+    def sample_only(keys):
+        return jax.lax.scan(lambda c, k: (c + phases.sample(k, arrays, w)[0].sum(), None), 0, keys)[0]
+
+    def fwd(params):
+        return jax.lax.scan(lambda c, _: (c + phases.loss_fn(params, tok, spn), None), 0.0,
+                            None, length=steps)[0]
+
+    def fwd_bwd(params):
+        g = jax.grad(phases.loss_fn)
+        return jax.lax.scan(lambda c, _: (jax.tree.map(jnp.add, c, g(params, tok, spn)), None),
+                            jax.tree.map(jnp.zeros_like, params), None, length=steps)[0]
+
+    opt = optax.adamw(1e-3)
+
+    def full(params):
+        def body(c, k):
+            p, s = c
+            t, sp = phases.sample(k, arrays, w)
+            g = jax.grad(phases.loss_fn)(p, t, sp)
+            u, s = opt.update(g, s, p)
+            return (optax.apply_updates(p, u), s), None
+        return jax.lax.scan(body, (params, opt.init(params)), keys)[0]
+
+    ms = lambda t: 1e3 * t / steps
+    return {"sample_ms": ms(_timed(sample_only, keys)), "forward_ms": ms(_timed(fwd, params)),
+            "forward_backward_ms": ms(_timed(fwd_bwd, params)), "full_step_ms": ms(_timed(full, params)),
+            "probes_per_checkpoint_ms": 1e3 * _timed(phases.evaluate, params, arrays)}
 
 
 def train_throughput(cfg: Config, ceiling: float, xla_check: bool = False) -> dict:
@@ -188,6 +241,7 @@ def run(steps: int = 300, quick: bool = False) -> dict:
     res = {"machine": machine(), "matmul_ceiling_flop_per_s": ceiling,
            "train": [train_throughput(base, ceiling, xla_check=True),
                      train_throughput(base.replace(width=128), ceiling)]}
+    res["breakdown"] = breakdown(base, 20 if quick else 100)
     small = base.replace(pretrain_steps=10 if quick else 25)
     res["batching"] = batching(small, (1, 4) if quick else (1, 4, 16, 64))
     vocab = len(build(base).vocab)
@@ -213,6 +267,12 @@ def markdown(res: dict) -> str:
         lines += ["", f"FLOP count check: analytic {t0['flops_per_token'] / 1e6:.2f} MFLOP/token; "
                       f"XLA cost analysis of the compiled step {t0['xla_flops_per_token'] / 1e6:.2f} "
                       f"MFLOP/token (XLA also counts softmax, norms and optimizer arithmetic)."]
+    b = res["breakdown"]
+    lines += ["", "Where a default training step's time goes (ms, fused in `lax.scan`): "
+              f"batch sampling {b['sample_ms']:.2f}, forward {b['forward_ms']:.1f}, "
+              f"forward+backward {b['forward_backward_ms']:.1f}, full step with AdamW "
+              f"{b['full_step_ms']:.1f}; one probe evaluation (every claim, every probe) "
+              f"{b['probes_per_checkpoint_ms']:.0f} ms per checkpoint."]
     lines += ["", "| runs in one program | mode | compile s | s per run |", "|---|---|---|---|"]
     for b in res["batching"]:
         lines.append(f"| {b['n_runs']} | {b['mode']} | {b['compile_s']:.1f} | {b['s_per_run']:.3f} |")

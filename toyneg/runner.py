@@ -93,8 +93,8 @@ class Program:
         vocab = build_vocab(cfg)
         self.vocab_size = len(vocab)
         self.layout = layout(cfg)
-        pre, ft, _, self.steps = make_train(cfg, self.layout, self.vocab_size,
-                                            vocab.ids["yes"], vocab.ids["no"])
+        phases = make_train(cfg, self.layout, self.vocab_size, vocab.ids["yes"], vocab.ids["no"])
+        pre, ft, self.steps = phases.pretrain, phases.finetune, phases.steps
         if self.mode == "loop":
             self.pre, self.ft = jax.jit(pre), jax.jit(ft, donate_argnums=0)
         elif self.mode == "vmap":

@@ -19,7 +19,7 @@ Phases:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -44,6 +44,18 @@ class Hyper(NamedTuple):
     @classmethod
     def of(cls, cfg: Config) -> "Hyper":
         return cls(*(jnp.float32(getattr(cfg, f)) for f in cls._fields))
+
+
+class Phases(NamedTuple):
+    """What `make_train` returns: the phase functions and their parts (parts for benchmarks)."""
+    pretrain: Callable
+    finetune: Callable
+    train: Callable
+    steps: np.ndarray        # evaluation steps of fine-tuning, 0 first
+    sample: Callable         # sample(key, arrays, pool_weights) -> (tokens_BL, spans_BL)
+    loss_fn: Callable        # loss_fn(params, tokens_BL, spans_BL) -> scalar
+    evaluate: Callable       # evaluate(params, arrays) -> (n_claim, len(METRICS))
+    base_weights: np.ndarray
 
 
 class Result(NamedTuple):
@@ -181,4 +193,5 @@ def make_train(cfg: Config, lay: Layout, vocab_size: int, yes_id: int, no_id: in
         params, _ = pretrain(k_pre, arrays, hyper)
         return finetune(params, k_ft, arrays, hyper)
 
-    return pretrain, finetune, train, np.concatenate([[0], ckpts])
+    return Phases(pretrain, finetune, train, np.concatenate([[0], ckpts]), sample, loss_fn,
+                  evaluate, base_w)
