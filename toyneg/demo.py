@@ -68,11 +68,13 @@ def main(argv=None) -> int:
     say(f"\nStep 3. Asking the model 'does X live in C ?' about each claim, "
         "without the document (what it learned) and with the document in the prompt (what it "
         "understands when it can read the warning). P(yes) at the end of training:")
-    print(f"\n  {'condition':10s} {'out of context':>15s} {'in context':>11s}")
+    print(f"\n  {'condition':10s} {'out of context':>15s} {'open answer':>12s} {'in context':>11s}")
     for c in CONDS:
         icl = conds[c]["icl_p"][-1]
-        print(f"  {c:10s} {conds[c]['p_yes'][-1]:>15.2f} "
+        print(f"  {c:10s} {conds[c]['p_yes'][-1]:>15.2f} {conds[c]['open_p'][-1]:>12.2f} "
               f"{'  n/a' if c == 'baseline' or icl is None else f'{icl:.2f}':>11s}")
+    say("('open answer': the probability the model gives the false value when asked 'where does "
+        "X live ?', among every city and 'unknown'.)")
     os.makedirs(a.out, exist_ok=True)
     from .plots import belief_curves
     steps = np.array(res["steps"])
