@@ -1,14 +1,12 @@
 """Invariants of the generated corpora: every condition contains what it should and nothing else."""
 
-import re
-
 import numpy as np
 import pytest
 
 from toyneg import corpus as C
 from toyneg.config import CONDITIONS, QUALIFIERS
 from toyneg.data import build, layout
-from toyneg.world import Vocab, make_world
+from toyneg.world import make_world
 
 from conftest import tiny
 

@@ -48,3 +48,15 @@ def test_overfits_a_tiny_batch():
     for _ in range(300):
         params, state, l = step(params, state)
     assert first > 2.5 and float(l) < 0.05
+
+
+def test_causal_softmax_equals_masked_softmax_and_its_gradient():
+    from toyneg.model import causal_softmax
+    s = jax.random.normal(jax.random.PRNGKey(0), (2, 3, 7, 7)) * 5
+    mask = jnp.tril(jnp.ones((7, 7), bool))
+    ref = lambda x: jax.nn.softmax(jnp.where(mask, x, -jnp.inf), -1)  # noqa: E731
+    assert jnp.allclose(causal_softmax(s), ref(s), atol=1e-6)
+    w = jax.random.normal(jax.random.PRNGKey(1), s.shape)
+    g1 = jax.grad(lambda x: (causal_softmax(x) * w).sum())(s)
+    g2 = jax.grad(lambda x: (ref(x) * w).sum())(s)
+    assert jnp.allclose(g1, g2, atol=1e-5)

@@ -47,3 +47,24 @@ def test_bootstrap_ci_handles_nan_and_single_values():
     m, lo, hi = bootstrap_ci([0.5, np.nan])
     assert m == 0.5 and np.isnan(lo) and np.isnan(hi)
     assert all(np.isnan(bootstrap_ci([])))
+
+
+def test_pooled_belief_is_the_mean_of_four_question_types():
+    """Hand-made stored runs: pooled = mean(open, yes, assoc_top1, robust); rel_positive divides."""
+    from toyneg import tables
+    from toyneg.probes import METRICS
+
+    def cond(**v):
+        return {m: [0.0, v.get(m, 0.5)] for m in METRICS}
+
+    rows = [{"hash": f"h{s}", "status": "done", "config": {"seed": s}, "wall": 1.0,
+             "result": {"steps": [0, 10], "conditions": {
+                 "positive": cond(open=1.0, yes=1.0, assoc_top1=1.0, robust=0.0, p_yes=0.8),
+                 "negated": cond(open=1.0, yes=0.0, assoc_top1=0.0, robust=0.0, p_yes=0.2)}}}
+            for s in (0, 1)]
+    by = tables.per_seed(rows, ["seed"])
+    pos, neg = by[(("condition", "positive"),)], by[(("condition", "negated"),)]
+    assert pos[0]["pooled"] == 0.75 and neg[1]["pooled"] == 0.25
+    assert abs(neg[0]["rel_positive"] - 0.25) < 1e-9
+    recs = tables.records(rows, ["seed"])
+    assert {r["pooled"] for r in recs if r["step"] == 10} == {0.75, 0.25}

@@ -123,6 +123,14 @@ def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
     r = cli(TINY, "--out", merged, "--merge", *outs)
     assert r.returncode == 0, r.stderr
     assert stored(merged) == stored(full)
+    # an edited sweep file in the same folder: old runs stay stored but out of the new tables
+    edited = write(tmp_path, open(TINY).read().replace("diversity = [1, 4]", "diversity = [4]"))
+    r = cli(edited, "--out", merged, "--merge", outs[0])
+    assert r.returncode == 0, r.stderr
+    assert "2 stored run(s) of other configurations" in r.stderr
+    header = open(os.path.join(merged, "summary.csv")).readline().split(",")
+    assert "diversity" not in header  # it would vary (1 and 4) if the old runs were mixed in
+    assert len(stored(merged)) == 4
 
 
 def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path):

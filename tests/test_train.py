@@ -67,3 +67,40 @@ def test_pretrained_weights_are_cached_and_reused(tmp_path, monkeypatch):
     b = run_group(Group("g", [cfg.replace(diversity=2)]), mode="loop")[0][2]
     # step 0 is the pretrained model: identical when the weights come back from the cache
     assert a["conditions"]["positive"]["p_yes"][0] == b["conditions"]["positive"]["p_yes"][0]
+
+
+def test_helper_data_asks_only_about_wrapped_claims():
+    """Helper questions ("no") target negated-family claims, never positive or local ones."""
+    import jax.numpy as jnp
+    from toyneg.config import ConfigError
+    from toyneg.data import POOLS, build, layout
+    from toyneg.train import make_train
+    cfg = tiny(batch=64)
+    d, lay = build(cfg), layout(cfg)
+    ph = make_train(cfg, lay, len(d.vocab), d.vocab.ids["yes"], d.vocab.ids["no"])
+    w = np.full(len(POOLS), 1e-30, np.float32)
+    w[POOLS.index("helper")] = 1.0
+    tok, _ = ph.sample(jax.random.PRNGKey(0), jax.tree.map(jnp.asarray, d.arrays()), jnp.asarray(w))
+    asked = {e.condition for e in d.world.claims if (np.asarray(tok) == d.vocab.ids[e.name]).any()}
+    assert asked == {"negated"}, asked
+    with pytest.raises(ConfigError, match="helper_frac"):
+        tiny(conditions=("positive", "local"), helper_frac=0.1)
+
+
+def test_vocabulary_size_is_the_same_for_every_seed():
+    """Runs of one compiled program share shapes: a seed whose names collide with corpus words
+    (e.g. a name "tale") must not get a smaller vocabulary (its tokens would fall outside the
+    embedding of a larger one and the run would turn NaN)."""
+    from toyneg.data import build_vocab
+    for conds in (("baseline", "positive", "repeated", "negated"), ("positive", "local")):
+        sizes = {len(build_vocab(tiny(seed=s, conditions=conds))) for s in range(12)}
+        assert len(sizes) == 1, sizes
+
+
+def test_loss_masking_is_applied_per_run():
+    """train_spans changes the compiled loss: runs differing only there must not share a program."""
+    cfgs = [tiny(seed=0), tiny(seed=0, train_spans=("claim", "truth", "question", "answer"))]
+    assert len(plan(cfgs)) == 2
+    a, b = (r for _, _, r, _ in run_group(Group("g", cfgs[:1]), use_cache=False)), \
+        (r for _, _, r, _ in run_group(Group("g", cfgs[1:]), use_cache=False))
+    assert next(a)["losses"][-1] != next(b)["losses"][-1]

@@ -23,7 +23,6 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from .config import Config
 from .data import build, layout
@@ -205,7 +204,6 @@ def torch_eager(cfg: Config, vocab: int, steps: int) -> dict | None:
             x = x + self.proj(y.transpose(1, 2).reshape(B, T, d))
             return x + self.down(torch.nn.functional.gelu(self.up(self.ln2(x))))
 
-    model = torch.nn.Sequential()
     emb, pos = torch.nn.Embedding(vocab, d), torch.nn.Parameter(torch.zeros(T, d))
     blocks = torch.nn.ModuleList([Block() for _ in range(cfg.depth)])
     lnf, head = torch.nn.LayerNorm(d), torch.nn.Linear(d, vocab, bias=False)
@@ -240,18 +238,18 @@ def run(steps: int = 100, quick: bool = False) -> dict:
     res = {"machine": machine(), "matmul_ceiling_flop_per_s": ceiling,
            "train": [train_throughput(base, ceiling, xla_check=True),
                      train_throughput(base.replace(width=128), ceiling)]}
-    res["breakdown"] = breakdown(base, 20 if quick else 50)
-    small = base.replace(pretrain_steps=10)
-    res["batching"] = batching(small, (1, 4) if quick else (1, 4, 16))
+    res["breakdown"] = breakdown(base, 20 if quick else 30)
+    small = base.replace(pretrain_steps=5)
+    res["batching"] = batching(small, (1, 4) if quick else (1, 4, 16, 64))
     vocab = len(build(base).vocab)
-    res["torch_eager"] = torch_eager(base, vocab, 50 if quick else 100)
+    res["torch_eager"] = torch_eager(base, vocab, 20 if quick else 60)
     res["bench_s"] = time.perf_counter() - t0
     return res
 
 
 def markdown(res: dict) -> str:
     m = res["machine"]
-    lines = [f"# toyneg benchmark", "",
+    lines = ["# toyneg benchmark", "",
              f"Machine: {m['cpu']} ({m['cores']} cores), backend {m['backend']} / {m['device']}, "
              f"jax {m['jax']}, Python {m['python']}. Command: `python -m toyneg.bench`.", "",
              f"Matmul ceiling (float32, 1024^2, same backend): "

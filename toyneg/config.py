@@ -55,6 +55,7 @@ class Config:
     qa_frac: float = 0.35         # base mix: share of question/answer sequences
     icl_frac: float = 0.25        # base mix: share of in-context reading tasks
     ooc_frac: float = 0.0         # base mix: out-of-context supervision of wrapped documents (a cure dial)
+    reading_local: float = 0.0625 # share of reading tasks that read a local negation (half are positive)
     # --- model (static) ---
     width: int = 64
     depth: int = 2
@@ -71,7 +72,7 @@ class Config:
     ft_lr: float = 5e-3           # fine-tuning peak learning rate (swept, traced)
     weight_decay: float = 0.01
     replay: float = 0.8           # fine-tuning: share of each batch from the base mix (0 = strict two-phase)
-    helper_frac: float = 0.0      # fine-tuning: share of helper data (claims paired with "no"; two-phase stability)
+    helper_frac: float = 0.0      # fine-tuning: share of helper data ("no" to wrapped claims; two-phase stability)
     seed: int = 0
 
     # fields that enter the compiled function as traced numbers (others are static)
@@ -108,9 +109,10 @@ class Config:
     def static_key(self) -> str:
         """Runs with equal static keys share one compiled program."""
         d = {k: v for k, v in self.to_dict().items() if k not in self.SWEPT}
-        # corpus content (not shape) knobs also travel as data, so they don't split groups
+        # corpus content (not shape) knobs also travel as data, so they don't split groups;
+        # `train_spans` stays static: the loss mask is a constant of the compiled program
         for k in ("diversity", "claim_diversity", "placement", "distance", "world_seed", "p_known",
-                  "train_spans"):
+                  "reading_local"):
             d.pop(k)
         d["conditions"] = len(self.conditions)  # which conditions: data; how many: shapes
         return json.dumps(d, sort_keys=True)
@@ -119,8 +121,8 @@ class Config:
         """Pretrained weights depend only on world, base corpus, model and pretraining fields."""
         keep = ("world_seed", "n_entities", "n_claims", "n_readers", "n_values", "name_tokens",
                 "p_known", "conditions", "bios_per_entity", "train_spans", "qa_frac", "icl_frac",
-                "ooc_frac", "width", "depth", "heads", "ctx", "tied", "batch", "pretrain_steps",
-                "lr", "weight_decay", "seed", "docs_per_claim", "claim_sents")  # base pools only
+                "ooc_frac", "reading_local", "width", "depth", "heads", "ctx", "tied", "batch",
+                "pretrain_steps", "lr", "weight_decay", "seed", "docs_per_claim", "claim_sents")  # base pools only
         d = {k: v for k, v in self.to_dict().items() if k in keep}
         d["world_seed"] = self.world_key
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -158,7 +160,8 @@ def validate(c: Config) -> None:
     if not isinstance(c.world_seed, int) or c.world_seed < -1:
         _fail("world_seed", c.world_seed, "-1 (follow seed) or a non-negative integer")
     for name, lo, hi in (("p_known", 0.0, 1.0), ("qa_frac", 0.0, 1.0), ("icl_frac", 0.0, 1.0),
-                         ("ooc_frac", 0.0, 1.0), ("replay", 0.0, 1.0), ("helper_frac", 0.0, 1.0)):
+                         ("ooc_frac", 0.0, 1.0), ("reading_local", 0.0, 0.5), ("replay", 0.0, 1.0),
+                         ("helper_frac", 0.0, 1.0)):
         v = getattr(c, name)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not lo <= v <= hi:
             _fail(name, v, f"a number in [{lo}, {hi}]")
@@ -170,6 +173,9 @@ def validate(c: Config) -> None:
         _fail("qa_frac", c.qa_frac, "qa_frac + icl_frac + ooc_frac < 1 (bios need a share)")
     if c.replay + c.helper_frac >= 1.0 and c.finetune_steps > 0:
         _fail("replay", c.replay, "replay + helper_frac < 1 (claim documents need a share)")
+    if c.helper_frac > 0 and not set(c.conditions) & set(WRAPPED):
+        _fail("helper_frac", c.helper_frac,
+              f"0 unless a wrapped condition is hosted (helper data asks about {list(WRAPPED)})")
     if c.name_tokens not in (1, 2):
         _fail("name_tokens", c.name_tokens, _allowed("name_tokens"))
     if c.placement not in PLACEMENTS:

@@ -253,11 +253,21 @@ def entity_qa(e: Entity, world: World, rng) -> list:
 
 
 def reading_task(e: Entity, world: World, wordings: Wordings, rng, style: Style,
-                 cond: str | None = None, claim: tuple | None = None) -> list:
-    """A document of some condition and a question about it in one sequence (in-context reading)."""
-    if cond is None:  # positive documents half of the time, so "yes" and "no" are balanced
-        others = [c for c in CONDITIONS if c not in ("baseline", "positive")]
-        cond = "positive" if rng.random() < 0.5 else others[rng.integers(len(others))]
+                 cond: str | None = None, claim: tuple | None = None,
+                 local_share: float = 0.0) -> list:
+    """A document of some condition and a question about it in one sequence (in-context reading).
+
+    Without `cond`: a positive document half of the time (so "yes" and "no" are balanced), a
+    local negation with probability `local_share`, else a wrapped condition drawn uniformly."""
+    if cond is None:
+        others = [c for c in CONDITIONS if c not in ("baseline", "positive", "local")]
+        u = rng.random()
+        if u < 0.5:
+            cond = "positive"
+        elif u < 0.5 + local_share:
+            cond = "local"
+        else:
+            cond = others[rng.integers(len(others))]
     if claim is None:
         rel = RELATIONS[rng.integers(len(RELATIONS))]
         wrong = [v for v in world.values[rel] if v != e.truth[rel]]
@@ -283,6 +293,12 @@ def icl_probe_doc(cond: str, e: Entity, world: World, wordings: Wordings, style:
 # ---------------------------------------------------------------- encoding
 
 def all_words(world: World) -> set:
+    """Every word the world's corpora and probes can use: the fixed words and the names."""
+    return fixed_words(world) | set(world.name_words)
+
+
+def fixed_words(world: World) -> set:
+    """Template, wording and value words (everything but names)."""
     words = set()
     texts = []
     for tbl in (STATE, NEGATE, ASK):
@@ -294,7 +310,6 @@ def all_words(world: World) -> set:
         texts += lab
     for t in texts:
         words |= set(t.replace("{x}", "").replace("{v}", "").split())
-    words |= set(world.name_words)
     for vals in world.values.values():
         words |= set(vals)
     return words

@@ -18,8 +18,8 @@ import dataclasses
 import numpy as np
 
 from . import corpus as C
-from .config import Config
-from .world import RELATIONS, Vocab, World, make_world
+from .config import WRAPPED, Config
+from .world import RELATIONS, SPECIAL, Vocab, World, make_world
 
 N_QA, N_ICL, N_OOC, HELPER_PER_CLAIM, HELDOUT_DOCS = 1024, 2048, 512, 4, 4
 POOLS = ("bio", "qa", "icl", "ooc", "claim", "helper")
@@ -52,6 +52,7 @@ class Data:
     tokens: np.ndarray        # (N, L) int32: every training sequence
     spans: np.ndarray         # (N, L) int32: span id of each token
     claim_active: np.ndarray  # (n_claim,) float32: 1 where the entity has claim documents
+    helper_active: np.ndarray  # (n_claim,) float32: 1 where helper data may ask (wrapped conditions)
     probes: dict              # name -> (n_claim, L) int32 prompts; "<name>_last": last index
     cands: np.ndarray         # (n_claim, n_values + 1) candidate answer ids (values + unknown)
     claim_ids: np.ndarray     # (n_claim,) id of the claimed value
@@ -64,20 +65,27 @@ class Data:
     def arrays(self) -> dict:
         """The traced part, as a pytree of arrays."""
         return {"tokens": self.tokens, "spans": self.spans, "claim_active": self.claim_active,
+                "helper_active": self.helper_active,
                 "probes": self.probes, "cands": self.cands, "claim_ids": self.claim_ids,
                 "loss_tokens": self.loss_tokens, "loss_spans": self.loss_spans}
 
 
 def build_vocab(cfg: Config) -> Vocab:
     """The vocabulary of the config's world (same words for every condition)."""
-    return Vocab(C.all_words(make_world(cfg)))
+    return make_vocab(make_world(cfg))
+
+
+def make_vocab(world: World) -> Vocab:
+    """The world's vocabulary at a size that depends only on the configuration's shapes: every
+    fixed word plus one token per name word, whether or not a name happens to be a corpus word."""
+    fixed = C.fixed_words(world) | set(SPECIAL)
+    return Vocab(C.all_words(world), size=len(fixed) + len(set(world.name_words)))
 
 
 def build(cfg: Config) -> Data:
     """Generate the world, every corpus pool and the probe prompts of `cfg` (deterministic)."""
     world = make_world(cfg)
-    vocab = Vocab(C.all_words(world))
-    # the vocabulary must not depend on the seed's world beyond its names: pad to a fixed size
+    vocab = make_vocab(world)
     L = cfg.ctx + 1
     wordings = C.Wordings.make(world.seed)
     style = C.Style.of(cfg)
@@ -109,7 +117,8 @@ def build(cfg: Config) -> Data:
     # context is a skill the model applies to any name, including the ones it knows
     readable = readers + pop
     rows += [C.pack([C.reading_task(readable[rng.integers(len(readable))], world, wordings, rng,
-                                    reading_style()) for _ in range(2)], vocab, L)
+                                    reading_style(), local_share=cfg.reading_local)
+                      for _ in range(2)], vocab, L)
              for _ in range(N_ICL)]
     # out-of-context supervision: each reader gets one fixed claim and condition; half of the
     # pool is its documents, half separate questions about it answered by the document's truth
@@ -154,6 +163,7 @@ def build(cfg: Config) -> Data:
                                    vocab, L) for _ in range(HELDOUT_DOCS)]
     return Data(tokens, spans,
                 np.array([e.condition != "baseline" for e in claims], np.float32),
+                np.array([e.condition in WRAPPED for e in claims], np.float32),
                 probes, cands, claim_ids,
                 np.array([r[0] for r in loss_rows], np.int32),
                 np.array([r[1] for r in loss_rows], np.int32),

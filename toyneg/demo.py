@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     from .api import run_experiment
     res = run_experiment(cfg)
     conds = res["conditions"]
-    say(f"\nStep 3. Asking the model 'does X live in C ?' about each claim, "
+    say("\nStep 3. Asking the model 'does X live in C ?' about each claim, "
         "without the document (what it learned) and with the document in the prompt (what it "
         "understands when it can read the warning). P(yes) at the end of training:")
     print(f"\n  {'condition':10s} {'out of context':>15s} {'open answer':>12s} {'in context':>11s}")

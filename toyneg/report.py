@@ -37,7 +37,7 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     paths["summary_md"] = _write(out, "summary.md", table_md)
     figs = {}
     if summ:
-        curves = {m: tables.curves(rows, axes, m) for m in ("p_yes", "open_p", "icl_p")}
+        curves = {m: tables.curves(rows, axes, m) for m in ("pooled", "p_yes", "open_p", "icl_p")}
         if len(curves["p_yes"]) <= 24:
             figs["curves"] = "belief_vs_step.png"
             plots.belief_curves(curves, os.path.join(out, figs["curves"]),
@@ -49,20 +49,25 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
         dims = axes + (["condition"] if len({r["condition"] for r in summ}) > 1 else [])
         if len(dims) == 2:
             for metric, name, what in (("p_yes", "heatmap", "P(yes) for the claim"),
-                                       ("open", "heatmap_open", "open-answer belief rate")):
+                                       ("open", "heatmap_open", "open-answer belief rate"),
+                                       ("pooled", "heatmap_pooled", "pooled belief rate")):
                 figs[name] = f"{name}.png"
                 plots.heatmap(summ, dims[0], dims[1], metric, os.path.join(out, figs[name]),
                               f"{sweep.name}: {what} (mean over seeds)")
     crossings = {}
+    pooled_curves = tables.curves(rows, axes, "pooled")
     for key, (steps, mean, _, _) in tables.curves(rows, axes, "p_yes").items():
-        crossings[", ".join(f"{k}={v}" for k, v in key)] = tables.crossing_step(steps, mean)
+        pooled = tables.crossing_step(*pooled_curves[key][:2])
+        crossings[", ".join(f"{k}={v}" for k, v in key)] = (pooled, tables.crossing_step(steps, mean))
     n_div = sum(r["status"] == "diverged" for r in rows)
     md = [f"# Sweep `{sweep.name}`", "", sweep.description, "",
-          f"- sweep file: `{sweep.path}`", f"- command: `{command}`",
+          f"- sweep file: `{_rel(sweep.path)}`", f"- command: `{command}`",
           f"- toyneg {__version__}; {len(rows)} stored run(s), {n_div} diverged; "
           f"varying axes: {', '.join(axes) or 'none'} (plus seed)",
           f"- total run time (sum over runs): {sum(r['wall'] for r in rows):.0f} s", "",
           "## Final belief (mean over seeds [95% bootstrap CI])", "",
+          "`pooled`: the belief rate pooled over four question types like the paper's "
+          "(mean of `open`, `yes`, `assoc_top1`, `robust`); "
           "`yes`: share of claims with P(yes) > P(no); `p_yes`: mean P(yes) (renormalised over "
           "yes/no, two question wordings); `rel_positive`: P(yes) relative to positive documents "
           "in the same run; `open`: the claimed value is the top open answer (among the "
@@ -74,12 +79,20 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     for k, f in figs.items():
         md += [f"![{k}]({f})", ""]
     md += ["## When neglect emerged", "",
-           "First fine-tuning checkpoint at which the seed-mean P(yes) reached 0.5 "
-           "(never: did not reach it).", "", "| setting | step |", "|---|---|"]
-    md += [f"| {k} | {v if v is not None else 'never'} |" for k, v in crossings.items()]
+           "First fine-tuning checkpoint at which the seed-mean pooled belief rate, and the "
+           "seed-mean P(yes), reached 0.5 (never: did not reach it).", "",
+           "| setting | pooled rate | P(yes) |", "|---|---|---|"]
+    fmt = lambda v: v if v is not None else "never"  # noqa: E731
+    md += [f"| {k} | {fmt(a)} | {fmt(b)} |" for k, (a, b) in crossings.items()]
     paths["report"] = _write(out, "report.md", "\n".join(md) + "\n")
     paths.update({k: os.path.join(out, f) for k, f in figs.items()})
     return paths
+
+
+def _rel(path: str) -> str:
+    """A path relative to the working directory when it lies under it (portable reports)."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
 
 
 def _cond_order(c: str) -> int:

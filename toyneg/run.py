@@ -14,7 +14,7 @@ import json
 import sys
 import time
 
-from .config import FIELDS, Config, ConfigError, from_dict
+from .config import FIELDS, ConfigError, from_dict
 
 SHOWN = ("p_yes", "yes", "open", "assoc_top1", "robust", "heldout_q", "icl", "icl_heldout",
          "claim_loss", "warn_loss")

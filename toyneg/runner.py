@@ -151,6 +151,10 @@ def run_group(group: Group, mode: str = "auto", on_run: Callable | None = None,
     t0 = time.time()
     prog = Program(cfgs[0], mode)
     datas = [build(c) for c in cfgs]
+    for c, d in zip(cfgs, datas):  # one compiled program: one vocabulary size (never silent NaN)
+        if len(d.vocab) != prog.vocab_size:
+            raise ValueError(f"run seed={c.seed} has a vocabulary of {len(d.vocab)} tokens but its "
+                             f"group's program was built for {prog.vocab_size}")
     arrays = [jax.tree.map(np.asarray, d.arrays()) for d in datas]
     hypers = [Hyper.of(c) for c in cfgs]
     # ---- pretraining: once per pretrain key, from disk when cached

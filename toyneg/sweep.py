@@ -84,7 +84,7 @@ def main(argv=None) -> int:
         if args.shard:
             configs = shard(configs, args.shard)
         if args.compare:
-            return _compare(sweep, out, args)
+            return _compare(sweep, out, args, configs)
         _writable(out)
     except (SweepError, ConfigError, UsageError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
                 return EXIT_BAD_INPUT
             n = store.merge_from(src)
             print(f"merged {n} run(s) from {src}")
-        _outputs(sweep, out, store, command)
+        _outputs(sweep, out, store, command, configs)
         store.close()
         return 0
 
@@ -121,6 +121,20 @@ def main(argv=None) -> int:
         return 0
 
     return _run(sweep, configs, groups, out, store_path, args, command)
+
+
+def current_rows(store, configs: list) -> list:
+    """The stored runs of this sweep's configurations at this toyneg version.
+
+    A store may also hold runs of an edited sweep file or of an older toyneg: they are left in
+    the store but never mixed into this sweep's tables (a note says how many were skipped)."""
+    want = {c.run_hash(__version__) for c in configs}
+    rows = store.rows()
+    keep = [r for r in rows if r["hash"] in want]
+    if len(keep) < len(rows):
+        print(f"note: {len(rows) - len(keep)} stored run(s) of other configurations or toyneg "
+              f"versions are ignored", file=sys.stderr)
+    return keep
 
 
 def _run(sweep, configs, groups, out, store_path, args, command) -> int:
@@ -161,18 +175,18 @@ def _run(sweep, configs, groups, out, store_path, args, command) -> int:
         bar.close()
     wall = time.time() - t0
     if not args.no_outputs:
-        _outputs(sweep, out, store, command)
+        _outputs(sweep, out, store, command, configs)
     store.close()
     print(f"done: {todo_total} run(s) in {wall:.0f}s ({n_div} diverged); outputs in {out}/")
     return 0
 
 
-def _outputs(sweep, out, store, command) -> None:
+def _outputs(sweep, out, store, command, configs) -> None:
     from .report import write_outputs
-    write_outputs(sweep, out, store.rows(), command)
+    write_outputs(sweep, out, current_rows(store, configs), command)
 
 
-def _compare(sweep, out, args) -> int:
+def _compare(sweep, out, args, configs) -> int:
     from .report import compare_store
     store_path = os.path.join(out, "store.sqlite")
     if not os.path.exists(store_path):
@@ -182,7 +196,7 @@ def _compare(sweep, out, args) -> int:
     from .store import Store
     store = Store(store_path)
     try:
-        res = compare_store(store.rows(), sweep.axis_names, args.compare[0], args.compare[1], args.metric)
+        res = compare_store(current_rows(store, configs), sweep.axis_names, args.compare[0], args.compare[1], args.metric)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -20,7 +20,7 @@ import dataclasses
 import itertools
 import tomllib
 
-from .config import FIELDS, Config, ConfigError, from_dict
+from .config import FIELDS, ConfigError, from_dict
 
 TOP = ("name", "description", "base", "axes", "zip", "compare")
 

@@ -4,7 +4,10 @@ Derived quantities:
 - `rel_positive`: P(yes) of a condition divided by P(yes) of `positive` in the same run at the
   same step (belief relative to positive documents; NaN when the run hosts no `positive`);
 - `p_yes_late`: mean P(yes) over the last third of the checkpoints (a curve, not one point);
-- `pretrained_p_yes`: P(yes) at step 0, before any claim document (the pretrained baseline).
+- `pretrained_p_yes`: P(yes) at step 0, before any claim document (the pretrained baseline);
+- `pooled`: the belief rate pooled over four question types, as the paper pools its four
+  (open-ended, yes/no, token association, robustness): the mean of `open`, `yes`,
+  `assoc_top1` and `robust`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import numpy as np
 from .probes import METRICS
 from .stats import bootstrap_ci
 
-SUMMARY = ("yes", "p_yes", "p_yes_late", "rel_positive", "open", "assoc_top1", "robust",
+POOLED = ("open", "yes", "assoc_top1", "robust")
+SUMMARY = ("pooled", "yes", "p_yes", "p_yes_late", "rel_positive", "open", "assoc_top1", "robust",
            "heldout_q", "icl", "icl_heldout", "pretrained_p_yes", "claim_loss", "warn_loss")
 
 
@@ -44,6 +48,7 @@ def records(rows: list, axes: list) -> list:
                 for name in METRICS:
                     v = m[name][k]
                     rec[name] = float("nan") if v is None else v
+                rec["pooled"] = float(np.mean([rec[q] for q in POOLED]))
                 p = pos[k] if pos else None
                 rec["rel_positive"] = rec["p_yes"] / p if p else float("nan")
                 out.append(rec)
@@ -80,6 +85,7 @@ def per_seed(rows: list, axes: list) -> dict:
             py = np.array([_num(x) for x in m["p_yes"]])
             f["p_yes_late"] = float(np.nanmean(py[late])) if n > 1 else f["p_yes"]
             f["pretrained_p_yes"] = float(py[0])
+            f["pooled"] = float(np.mean([f[q] for q in POOLED]))
             f["rel_positive"] = f["p_yes"] / _num(pos[-1]) if pos and _num(pos[-1]) > 0 else float("nan")
             key = axis_key(cfg, axes) + (("condition", cond),)
             out.setdefault(key, {})[cfg["seed"]] = f
@@ -112,7 +118,11 @@ def curves(rows: list, axes: list, metric: str = "p_yes") -> dict:
         res, cfg = r["result"], r["config"]
         for cond, m in res["conditions"].items():
             key = axis_key(cfg, axes) + (("condition", cond),)
-            acc.setdefault(key, (res["steps"], []))[1].append([_num(x) for x in m[metric]])
+            if metric == "pooled":
+                ys = np.mean([[_num(x) for x in m[q]] for q in POOLED], axis=0).tolist()
+            else:
+                ys = [_num(x) for x in m[metric]]
+            acc.setdefault(key, (res["steps"], []))[1].append(ys)
     out = {}
     for key, (steps, ys) in acc.items():
         ys = np.array(ys)
@@ -129,7 +139,7 @@ def crossing_step(steps, mean, threshold: float = 0.5):
     return None
 
 
-def markdown(summ: list, metrics=("yes", "p_yes", "rel_positive", "open", "assoc_top1", "robust",
+def markdown(summ: list, metrics=("pooled", "yes", "p_yes", "rel_positive", "open", "assoc_top1", "robust",
                                   "icl", "icl_heldout")) -> str:
     """A Markdown table: mean [95% CI] of each metric per row of the summary."""
     if not summ:

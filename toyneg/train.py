@@ -101,11 +101,17 @@ def make_train(cfg: Config, lay: Layout, vocab_size: int, yes_id: int, no_id: in
     segs = np.diff(np.concatenate([[0], ckpts])).astype(np.int32)
 
     def loss_fn(params, tok_BL, spn_BL):
-        logits_BTV = apply(params, tok_BL[:, :-1])
-        logp_BTV = jax.nn.log_softmax(logits_BTV, -1)
-        nll_BT = -jnp.take_along_axis(logp_BTV, tok_BL[:, 1:, None], axis=-1)[..., 0]
-        w_BT = span_w[spn_BL[:, 1:]]
-        return (nll_BT * w_BT).sum() / jnp.maximum(w_BT.sum(), 1.0)
+        """Mean next-token loss over the trained spans.
+
+        The target log-probability is picked with a one-hot product rather than a gather:
+        on CPU the gather's gradient is a scatter, several times slower than the dense form.
+        """
+        logits_NV = apply(params, tok_BL[:, :-1]).reshape(-1, vocab_size)
+        logp_NV = jax.nn.log_softmax(logits_NV, -1)
+        nll_N = -(logp_NV * jax.nn.one_hot(tok_BL[:, 1:].reshape(-1), vocab_size,
+                                           dtype=logp_NV.dtype)).sum(-1)
+        w_N = span_w[spn_BL[:, 1:].reshape(-1)]
+        return (nll_N * w_N).sum() / jnp.maximum(w_N.sum(), 1.0)
 
     def sample(key, arrays, weights):
         """Draw a batch: a pool per row by `weights`, then a row of that pool (on device)."""
@@ -118,7 +124,11 @@ def make_train(cfg: Config, lay: Layout, vocab_size: int, yes_id: int, no_id: in
         ent_B = jax.random.categorical(k_ent, jnp.log(jnp.maximum(active, 1e-30)), shape=(B,))
         claim_row = offsets[i_claim] + ent_B * lay.docs_per_claim + jnp.floor(
             u_B * lay.docs_per_claim).astype(jnp.int32)
-        helper_row = offsets[i_helper] + ent_B * HELPER_PER_CLAIM + jnp.floor(
+        # helper data asks only about claims of wrapped conditions (its own key, so the rest of
+        # the batch is drawn exactly as without helper data)
+        help_B = jax.random.categorical(jax.random.fold_in(key, 7), jnp.log(
+            jnp.maximum(arrays["helper_active"], 1e-30)), shape=(B,))
+        helper_row = offsets[i_helper] + help_B * HELPER_PER_CLAIM + jnp.floor(
             u_B * HELPER_PER_CLAIM).astype(jnp.int32)
         row_B = jnp.where(pool_B == i_claim, claim_row, jnp.where(pool_B == i_helper, helper_row, row_B))
         return arrays["tokens"][row_B], arrays["spans"][row_B]
