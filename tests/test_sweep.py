@@ -184,3 +184,12 @@ def test_dry_run_prints_the_plan(capsys, tmp_path):
     assert main([TINY, "--dry-run", "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
     assert "4 run(s) in 1 compiled group(s)" in out and "estimated time" in out
+
+
+def test_every_canonical_sweep_file_loads_and_expands():
+    import glob
+    files = sorted(glob.glob(os.path.join(ROOT, "sweeps", "*.toml")))
+    assert len(files) >= 7
+    for f in files:
+        sw = load(f)
+        assert sw.description and expand(sw), f

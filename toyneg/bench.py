@@ -238,11 +238,11 @@ def run(steps: int = 100, quick: bool = False) -> dict:
     res = {"machine": machine(), "matmul_ceiling_flop_per_s": ceiling,
            "train": [train_throughput(base, ceiling, xla_check=True),
                      train_throughput(base.replace(width=128), ceiling)]}
-    res["breakdown"] = breakdown(base, 20 if quick else 30)
+    res["breakdown"] = breakdown(base, 20 if quick else 50)
     small = base.replace(pretrain_steps=5)
     res["batching"] = batching(small, (1, 4) if quick else (1, 4, 16, 64))
     vocab = len(build(base).vocab)
-    res["torch_eager"] = torch_eager(base, vocab, 20 if quick else 60)
+    res["torch_eager"] = torch_eager(base, vocab, 50 if quick else 100)
     res["bench_s"] = time.perf_counter() - t0
     return res
 
