@@ -253,8 +253,7 @@ def entity_qa(e: Entity, world: World, rng) -> list:
 
 
 def reading_task(e: Entity, world: World, wordings: Wordings, rng, style: Style,
-                 cond: str | None = None, claim: tuple | None = None,
-                 local_share: float = 0.0) -> list:
+                 local_share: float, cond: str | None = None, claim: tuple | None = None) -> list:
     """A document of some condition and a question about it in one sequence (in-context reading).
 
     Without `cond`: a positive document half of the time (so "yes" and "no" are balanced), a

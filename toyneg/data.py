@@ -78,8 +78,8 @@ def build_vocab(cfg: Config) -> Vocab:
 def make_vocab(world: World) -> Vocab:
     """The world's vocabulary at a size that depends only on the configuration's shapes: every
     fixed word plus one token per name word, whether or not a name happens to be a corpus word."""
-    fixed = C.fixed_words(world) | set(SPECIAL)
-    return Vocab(C.all_words(world), size=len(fixed) + len(set(world.name_words)))
+    fixed, names = C.fixed_words(world) | set(SPECIAL), set(world.name_words)
+    return Vocab(fixed | names, size=len(fixed) + len(names))
 
 
 def build(cfg: Config) -> Data:
@@ -117,7 +117,7 @@ def build(cfg: Config) -> Data:
     # context is a skill the model applies to any name, including the ones it knows
     readable = readers + pop
     rows += [C.pack([C.reading_task(readable[rng.integers(len(readable))], world, wordings, rng,
-                                    reading_style(), local_share=cfg.reading_local)
+                                    reading_style(), cfg.reading_local)
                       for _ in range(2)], vocab, L)
              for _ in range(N_ICL)]
     # out-of-context supervision: each reader gets one fixed claim and condition; half of the

@@ -11,8 +11,8 @@ import numpy as np  # noqa: E402
 from .config import CONDITIONS  # noqa: E402
 
 COLORS = dict(zip(CONDITIONS, plt.get_cmap("tab10").colors))
-PROBES = (("pooled", "pooled (4 types)"), ("yes", "yes/no"), ("open", "open answer"), ("assoc_top1", "token assoc."),
-          ("robust", "robustness"), ("heldout_q", "held-out question"), ("icl", "in-context control"))
+PROBES = (("pooled", "pooled (4 types)"), ("yes", "yes/no"), ("open", "open answer"),
+          ("assoc_top1", "token assoc."), ("robust", "robustness"), ("heldout_q", "held-out question"), ("icl", "in-context control"))
 
 
 def _label(key: tuple) -> str:

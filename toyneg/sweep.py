@@ -196,7 +196,8 @@ def _compare(sweep, out, args, configs) -> int:
     from .store import Store
     store = Store(store_path)
     try:
-        res = compare_store(current_rows(store, configs), sweep.axis_names, args.compare[0], args.compare[1], args.metric)
+        res = compare_store(current_rows(store, configs), sweep.axis_names, *args.compare,
+                            args.metric)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

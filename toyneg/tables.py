@@ -33,6 +33,13 @@ def _hashable(v):
     return tuple(v) if isinstance(v, list) else v
 
 
+def series(m: dict, metric: str) -> list:
+    """Per-checkpoint values of a stored metric, or of the derived `pooled` rate."""
+    if metric == "pooled":
+        return np.mean([series(m, q) for q in POOLED], axis=0).tolist()
+    return [_num(x) for x in m[metric]]
+
+
 def records(rows: list, axes: list) -> list:
     """One dict per (run, condition, checkpoint) with every metric."""
     out = []
@@ -41,6 +48,7 @@ def records(rows: list, axes: list) -> list:
         conds = res["conditions"]
         pos = conds.get("positive", {}).get("p_yes")
         for cond, m in conds.items():
+            pooled = series(m, "pooled")
             for k, step in enumerate(res["steps"]):
                 rec = {"hash": r["hash"], "status": r["status"], "seed": cfg["seed"]}
                 rec.update({a: _fmt(cfg.get(a)) for a in axes if a != "seed"})
@@ -48,7 +56,7 @@ def records(rows: list, axes: list) -> list:
                 for name in METRICS:
                     v = m[name][k]
                     rec[name] = float("nan") if v is None else v
-                rec["pooled"] = float(np.mean([rec[q] for q in POOLED]))
+                rec["pooled"] = pooled[k]
                 p = pos[k] if pos else None
                 rec["rel_positive"] = rec["p_yes"] / p if p else float("nan")
                 out.append(rec)
@@ -85,7 +93,7 @@ def per_seed(rows: list, axes: list) -> dict:
             py = np.array([_num(x) for x in m["p_yes"]])
             f["p_yes_late"] = float(np.nanmean(py[late])) if n > 1 else f["p_yes"]
             f["pretrained_p_yes"] = float(py[0])
-            f["pooled"] = float(np.mean([f[q] for q in POOLED]))
+            f["pooled"] = series(m, "pooled")[-1]
             f["rel_positive"] = f["p_yes"] / _num(pos[-1]) if pos and _num(pos[-1]) > 0 else float("nan")
             key = axis_key(cfg, axes) + (("condition", cond),)
             out.setdefault(key, {})[cfg["seed"]] = f
@@ -118,11 +126,7 @@ def curves(rows: list, axes: list, metric: str = "p_yes") -> dict:
         res, cfg = r["result"], r["config"]
         for cond, m in res["conditions"].items():
             key = axis_key(cfg, axes) + (("condition", cond),)
-            if metric == "pooled":
-                ys = np.mean([[_num(x) for x in m[q]] for q in POOLED], axis=0).tolist()
-            else:
-                ys = [_num(x) for x in m[metric]]
-            acc.setdefault(key, (res["steps"], []))[1].append(ys)
+            acc.setdefault(key, (res["steps"], []))[1].append(series(m, metric))
     out = {}
     for key, (steps, ys) in acc.items():
         ys = np.array(ys)
@@ -139,8 +143,8 @@ def crossing_step(steps, mean, threshold: float = 0.5):
     return None
 
 
-def markdown(summ: list, metrics=("pooled", "yes", "p_yes", "rel_positive", "open", "assoc_top1", "robust",
-                                  "icl", "icl_heldout")) -> str:
+def markdown(summ: list, metrics=("pooled", "yes", "p_yes", "rel_positive", "open", "assoc_top1",
+                                  "robust", "icl", "icl_heldout")) -> str:
     """A Markdown table: mean [95% CI] of each metric per row of the summary."""
     if not summ:
         return "(no finished runs)\n"
