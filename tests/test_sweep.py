@@ -193,3 +193,14 @@ def test_every_canonical_sweep_file_loads_and_expands():
     for f in files:
         sw = load(f)
         assert sw.description and expand(sw), f
+
+
+def test_gpu_script_is_valid_bash_and_names_existing_sweeps():
+    import re
+    script = os.path.join(ROOT, "sweeps", "gpu.sh")
+    r = subprocess.run(["bash", "-n", script], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    named = re.findall(r"sweeps/(\w+)\.toml", open(script).read())
+    assert {"scale", "diversity", "cures", "placement", "ablations"} <= set(named)
+    for name in named:
+        assert load(os.path.join(ROOT, "sweeps", f"{name}.toml")).name == name

@@ -45,8 +45,10 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
-def matmul_ceiling(n: int = 1024, reps: int = 20) -> float:
-    """Dense float32 matmul FLOP/s of this backend (best of a few timed batches)."""
+def matmul_ceiling(n: int | None = None, reps: int = 20) -> float:
+    """Dense float32 matmul FLOP/s of this backend at JAX's default precision (best of a few
+    timed batches); 1024^2 on a CPU, 8192^2 on an accelerator (large enough to fill it)."""
+    n = n or (1024 if jax.default_backend() == "cpu" else 8192)
     a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
     f = jax.jit(lambda x, y: x @ y)
     f(a, a).block_until_ready()
@@ -187,6 +189,7 @@ def torch_eager(cfg: Config, vocab: int, steps: int) -> dict | None:
     except ImportError:
         return None
     torch.manual_seed(0)
+    dev = "cuda" if jax.default_backend() == "gpu" and torch.cuda.is_available() else "cpu"
     d, H, T, B = cfg.width, cfg.heads, cfg.ctx, cfg.batch
 
     class Block(torch.nn.Module):
@@ -204,12 +207,15 @@ def torch_eager(cfg: Config, vocab: int, steps: int) -> dict | None:
             x = x + self.proj(y.transpose(1, 2).reshape(B, T, d))
             return x + self.down(torch.nn.functional.gelu(self.up(self.ln2(x))))
 
-    emb, pos = torch.nn.Embedding(vocab, d), torch.nn.Parameter(torch.zeros(T, d))
+    emb, pos = torch.nn.Embedding(vocab, d), torch.nn.Parameter(torch.zeros(T, d, device=dev))
     blocks = torch.nn.ModuleList([Block() for _ in range(cfg.depth)])
     lnf, head = torch.nn.LayerNorm(d), torch.nn.Linear(d, vocab, bias=False)
+    for m in (emb, blocks, lnf, head):
+        m.to(dev)
     params = [pos] + [p for m in (emb, blocks, lnf, head) for p in m.parameters()]
     opt = torch.optim.AdamW(params, lr=1e-3)
-    data = torch.randint(0, vocab, (64, B, T + 1))
+    data = torch.randint(0, vocab, (64, B, T + 1), device=dev)
+    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
 
     def step(i):
         tok = data[i % 64]
@@ -223,67 +229,115 @@ def torch_eager(cfg: Config, vocab: int, steps: int) -> dict | None:
 
     for i in range(10):
         step(i)
+    sync()
     t = time.perf_counter()
     for i in range(steps):
         step(i)
+    sync()
     dt = time.perf_counter() - t
-    return {"torch": torch.__version__, "threads": torch.get_num_threads(),
+    return {"torch": torch.__version__, "device": dev, "threads": torch.get_num_threads(),
             "ms_per_step": 1e3 * dt / steps, "tokens_per_s": steps * B * T / dt}
 
 
-def run(steps: int = 100, quick: bool = False) -> dict:
+def run(steps: int = 100, quick: bool = False, save=None) -> dict:
+    """Every measurement, cheapest and most important first; `save(res)` after each one, so an
+    interrupted benchmark (a time limit on a lent GPU) still leaves what it measured."""
     t0 = time.perf_counter()
-    ceiling = matmul_ceiling()
+    save = save or (lambda res: None)
+    cpu = jax.default_backend() == "cpu"
+    n = 1024 if cpu else 8192
     base = Config(pretrain_steps=steps)
-    res = {"machine": machine(), "matmul_ceiling_flop_per_s": ceiling,
-           "train": [train_throughput(base, ceiling, xla_check=True),
-                     train_throughput(base.replace(width=128), ceiling)]}
-    res["breakdown"] = breakdown(base, 20 if quick else 50)
-    small = base.replace(pretrain_steps=5)
-    res["batching"] = batching(small, (1, 4) if quick else (1, 4, 16, 64))
-    vocab = len(build(base).vocab)
-    res["torch_eager"] = torch_eager(base, vocab, 50 if quick else 100)
-    res["bench_s"] = time.perf_counter() - t0
+    res = {"machine": machine(), "matmul_n": n, "matmul_ceiling_flop_per_s": matmul_ceiling(n)}
+    ceiling = res["matmul_ceiling_flop_per_s"]
+
+    def part(name, value):
+        res[name] = value
+        res["bench_s"] = time.perf_counter() - t0
+        save(res)
+
+    part("train", [train_throughput(base, ceiling, xla_check=True)])
+    part("train", res["train"] + [train_throughput(base.replace(width=128), ceiling)])
+    # batched runs: a few steps each on a CPU (compile dominates there); on an accelerator
+    # enough steps that launch overhead does not hide the work, and one size beyond 64
+    bsteps = 3 if cpu else 200
+    ns = (1, 4) if quick else ((1, 4, 16, 64) if cpu else (1, 4, 16, 64, 256))
+    rows = batching(base.replace(pretrain_steps=bsteps), ns)
+    for r in rows:  # default runs (3000 steps, probes excluded) per hour
+        r["steps"] = bsteps
+        r["runs_per_hour"] = 3600 / (r["s_per_run"] * base.finetune_steps / bsteps)
+    part("batching", rows)
+    part("torch_eager", torch_eager(base, len(build(base).vocab), 50 if quick else 100))
+    part("breakdown", breakdown(base, 20 if quick else 30))
     return res
 
 
 def markdown(res: dict) -> str:
+    """The benchmark as a Markdown page; a part an interrupted run did not reach says so."""
     m = res["machine"]
+    missing = "not measured (the benchmark was stopped before this part)"
     lines = ["# toyneg benchmark", "",
              f"Machine: {m['cpu']} ({m['cores']} cores), backend {m['backend']} / {m['device']}, "
              f"jax {m['jax']}, Python {m['python']}. Command: `python -m toyneg.bench`.", "",
-             f"Matmul ceiling (float32, 1024^2, same backend): "
-             f"**{res['matmul_ceiling_flop_per_s'] / 1e9:.1f} GFLOP/s**", "",
+             f"Matmul ceiling (float32 at JAX's default precision, {res.get('matmul_n', 1024)}^2, "
+             f"same backend): **{res['matmul_ceiling_flop_per_s'] / 1e9:.1f} GFLOP/s**", "",
              "| model | compile s | ms/step | tokens/s | GFLOP/s | MFU |", "|---|---|---|---|---|---|"]
-    for t in res["train"]:
+    for t in res.get("train", []):
         lines.append(f"| width {t['width']}, depth {t['depth']}, batch {t['batch']}x{t['ctx']} | "
                      f"{t['compile_s']:.1f} | {t['ms_per_step']:.1f} | {t['tokens_per_s']:.0f} | "
                      f"{t['flop_per_s'] / 1e9:.1f} | {100 * t['mfu']:.0f}% |")
-    t0 = res["train"][0]
+    t0 = (res.get("train") or [{}])[0]
     if t0.get("xla_flops_per_token"):
         lines += ["", f"FLOP count check: analytic {t0['flops_per_token'] / 1e6:.2f} MFLOP/token; "
                       f"XLA cost analysis of the compiled step {t0['xla_flops_per_token'] / 1e6:.2f} "
                       f"MFLOP/token (XLA also counts softmax, norms and optimizer arithmetic)."]
-    b = res["breakdown"]
-    lines += ["", "Where a default training step's time goes (ms per step, fused in `lax.scan`, "
-              "each including its batch sampling): "
-              f"batch sampling {b['sample_ms']:.2f}; sampling + forward {b['forward_ms']:.1f}; "
-              f"sampling + forward + backward {b['forward_backward_ms']:.1f}; full step with AdamW "
-              f"{b['full_step_ms']:.1f}; one probe evaluation (every claim, every probe) "
-              f"{b['probes_per_checkpoint_ms']:.0f} ms per checkpoint (11 per run)."]
-    lines += ["", "| runs in one program | mode | compile s | s per run |", "|---|---|---|---|"]
-    for b in res["batching"]:
-        lines.append(f"| {b['n_runs']} | {b['mode']} | {b['compile_s']:.1f} | {b['s_per_run']:.3f} |")
-    te = res.get("torch_eager")
-    if te:
-        ratio = te["ms_per_step"] / t0["ms_per_step"]
+    bt = res.get("batching")
+    if bt:
+        lines += ["", f"Runs batched in one compiled program ({bt[0]['steps']} training steps per "
+                      "run; runs/hour: default 3000-step runs, probes excluded):", "",
+                  "| runs in one program | mode | compile s | s per run | runs/hour |",
+                  "|---|---|---|---|---|"]
+        for b in bt:
+            lines.append(f"| {b['n_runs']} | {b['mode']} | {b['compile_s']:.1f} | "
+                         f"{b['s_per_run']:.3f} | {b['runs_per_hour']:.0f} |")
+        one = {b["mode"]: b["s_per_run"] for b in bt if b["n_runs"] == 1}
+        for b in bt:
+            if b["n_runs"] == 64 and b["mode"] == "vmap" and "vmap" in one:
+                lines += ["", f"vmap of 64 runs: **{one['vmap'] / b['s_per_run']:.1f}x** the "
+                              "throughput of one run alone."]
+    else:
+        lines += ["", f"Batched runs: {missing}."]
+    if "torch_eager" not in res:
+        lines += ["", f"Eager PyTorch: {missing}."]
+    elif res["torch_eager"] and t0:
+        te = res["torch_eager"]
         lines += ["", f"Plain eager PyTorch {te['torch']} loop, same model and batch "
-                      f"({te['threads']} threads): {te['ms_per_step']:.1f} ms/step; toyneg's fused "
-                      f"JAX step is **{ratio:.2f}x** its speed (>1: toyneg faster)."]
+                      f"({te.get('device', 'cpu')}, {te['threads']} threads): "
+                      f"{te['ms_per_step']:.1f} ms/step; toyneg's fused JAX step is "
+                      f"**{te['ms_per_step'] / t0['ms_per_step']:.2f}x** its speed (>1: toyneg faster)."]
     else:
         lines += ["", "PyTorch not installed: eager comparison skipped (`pip install torch==2.13.0`)."]
+    b = res.get("breakdown")
+    if b:
+        lines += ["", "Where a default training step's time goes (ms per step, fused in `lax.scan`, "
+                  "each including its batch sampling): "
+                  f"batch sampling {b['sample_ms']:.2f}; sampling + forward {b['forward_ms']:.1f}; "
+                  f"sampling + forward + backward {b['forward_backward_ms']:.1f}; full step with "
+                  f"AdamW {b['full_step_ms']:.1f}; one probe evaluation (every claim, every probe) "
+                  f"{b['probes_per_checkpoint_ms']:.0f} ms per checkpoint (11 per run)."]
+    else:
+        lines += ["", f"Step breakdown: {missing}."]
     lines += ["", f"Benchmark wall time: {res['bench_s']:.0f} s."]
     return "\n".join(lines) + "\n"
+
+
+def write(res: dict, out: str) -> str:
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "bench.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    md = markdown(res)
+    with open(os.path.join(out, "bench.md"), "w") as f:
+        f.write(md)
+    return md
 
 
 def main(argv=None) -> int:
@@ -292,14 +346,9 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="fewer batching sizes (for tests)")
     p.add_argument("--out", default="results/bench", help="output folder")
     a = p.parse_args(argv)
-    res = run(a.steps, a.quick)
-    os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "bench.json"), "w") as f:
-        json.dump(res, f, indent=1)
-    md = markdown(res)
-    with open(os.path.join(a.out, "bench.md"), "w") as f:
-        f.write(md)
-    print(md)
+    os.makedirs(a.out, exist_ok=True)  # fail before measuring, not after
+    res = run(a.steps, a.quick, save=lambda r: write(r, a.out))
+    print(write(res, a.out))
     return 0
 
 

@@ -64,7 +64,9 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
           f"- sweep file: `{_rel(sweep.path)}`", f"- command: `{command}`",
           f"- toyneg {__version__}; {len(rows)} stored run(s), {n_div} diverged; "
           f"varying axes: {', '.join(axes) or 'none'} (plus seed)",
-          f"- total run time (sum over runs): {sum(r['wall'] for r in rows):.0f} s", "",
+          f"- total run time (sum over runs): {sum(r['wall'] for r in rows):.0f} s, on "
+          f"{', '.join(sorted({r['result'].get('device', 'an unrecorded device') for r in rows}))}",
+          "",
           "## Final belief (mean over seeds [95% bootstrap CI])", "",
           "`pooled`: the belief rate pooled over four question types like the paper's "
           "(mean of `open`, `yes`, `assoc_top1`, `robust`); "

@@ -82,7 +82,16 @@ def summarize(cfg: Config, data: Data, steps: np.ndarray, evals, losses, bad_ste
         mean = np.where(n > 0, np.nansum(m, 1) / np.maximum(n, 1), np.nan)  # NaN: no such claims
         out[c] = {name: [float(x) for x in mean[:, i]] for i, name in enumerate(METRICS)}
     return {"steps": [int(s) for s in steps], "conditions": out,
-            "losses": [float(x) for x in np.asarray(losses)], "bad_step": int(bad_step)}
+            "losses": [float(x) for x in np.asarray(losses)], "bad_step": int(bad_step),
+            "device": device_name()}
+
+
+def device_name() -> str:
+    """What trained a run (kept with it, so a report names its machine)."""
+    d = jax.devices()[0]
+    prec = jax.config.jax_default_matmul_precision
+    return (f"{jax.default_backend()} ({getattr(d, 'device_kind', d.platform)})"
+            + (f", matmul precision {prec}" if prec else ""))
 
 
 class Program:
