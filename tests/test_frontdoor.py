@@ -73,7 +73,7 @@ def test_benchmark_json_has_every_field(tmp_path):
         assert {"compile_s", "ms_per_step", "tokens_per_s", "flop_per_s", "mfu"} <= set(t)
     assert {(b["n_runs"], b["mode"]) for b in res["batching"]} == {(1, "vmap"), (1, "map"),
                                                                   (4, "vmap"), (4, "map")}
-    assert all(b["runs_per_hour"] > 0 for b in res["batching"])
+    assert all("runs_per_hour" in b and "steps" in b for b in res["batching"])
     assert (tmp_path / "bench.md").read_text().startswith("# toyneg benchmark")
     # an interrupted benchmark (a time limit) still renders what it measured, and says what not
     part = {k: res[k] for k in ("machine", "matmul_n", "matmul_ceiling_flop_per_s", "train", "bench_s")}

@@ -131,6 +131,10 @@ def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
     header = open(os.path.join(merged, "summary.csv")).readline().split(",")
     assert "diversity" not in header  # it would vary (1 and 4) if the old runs were mixed in
     assert len(stored(merged)) == 4
+    # with one axis left the heatmap is no longer made, and the old one does not linger
+    assert os.path.exists(os.path.join(full, "heatmap.png"))
+    assert not os.path.exists(os.path.join(merged, "heatmap.png"))
+    assert ", on cpu (" in open(os.path.join(merged, "report.md")).read()  # what trained the runs
 
 
 def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path):

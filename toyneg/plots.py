@@ -9,26 +9,44 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .config import CONDITIONS  # noqa: E402
+from .tables import short  # noqa: E402
 
 COLORS = dict(zip(CONDITIONS, plt.get_cmap("tab10").colors))
 PROBES = (("pooled", "pooled (4 types)"), ("yes", "yes/no"), ("open", "open answer"),
           ("assoc_top1", "token assoc."), ("robust", "robustness"), ("heldout_q", "held-out question"), ("icl", "in-context control"))
 
 
+def _save(fig, path: str) -> None:
+    """PNG with a 256-colour palette: a third of the bytes of full colour for line plots, so
+    the committed figures stay small."""
+    import io
+
+    from PIL import Image  # pillow: a dependency of matplotlib
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    Image.open(buf).convert("RGB").quantize(colors=256).save(path, optimize=True)
+
+
 def _label(key: tuple) -> str:
-    return ", ".join(f"{v}" if k == "condition" else f"{k}={v}" for k, v in key)
+    return ", ".join(f"{v}" if k == "condition" else f"{k}={short(v)}" for k, v in key)
 
 
 def belief_curves(curves_by_metric: dict, path: str, title: str = "") -> None:
     """One panel per metric: seed-mean curve and 95% band per (setting, condition), log steps."""
     n = len(curves_by_metric)
     fig, axs = plt.subplots(1, n, figsize=(6 * n, 4.2), squeeze=False)
+    styles = ("-", "--", ":", "-.")
     for ax, (metric, curves) in zip(axs[0], curves_by_metric.items()):
+        # colour = condition, line style = setting (the other axes), while that stays readable
+        settings = sorted({str(k[:-1]) for k in curves})
+        by_style = len(settings) <= len(styles) and len({k[-1] for k in curves}) <= len(COLORS)
         for key, (steps, mean, lo, hi) in sorted(curves.items(), key=lambda kv: str(kv[0])):
             cond = dict(key)["condition"]
             x = np.maximum(steps, 1)
-            line, = ax.plot(x, mean, marker=".", label=_label(key),
-                            color=COLORS.get(cond) if len(curves) <= 10 else None)
+            style = styles[settings.index(str(key[:-1]))] if by_style else "-"
+            line, = ax.plot(x, mean, marker=".", ls=style, label=_label(key),
+                            color=COLORS.get(cond) if by_style or len(curves) <= 10 else None)
             if np.isfinite(lo).any():
                 ax.fill_between(x, lo, hi, alpha=0.15, color=line.get_color())
         ax.set_xscale("log")
@@ -41,8 +59,7 @@ def belief_curves(curves_by_metric: dict, path: str, title: str = "") -> None:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def probe_bars(summ: list, path: str, title: str = "") -> None:
@@ -66,8 +83,7 @@ def probe_bars(summ: list, path: str, title: str = "") -> None:
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _metric_keys(r: dict) -> set:
@@ -97,8 +113,7 @@ def heatmap(summ: list, row_axis: str, col_axis: str, metric: str, path: str, ti
     fig.colorbar(im, ax=ax, label=metric)
     ax.set_title(title or f"{metric}: {row_axis} x {col_axis}")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def sortkey(v):

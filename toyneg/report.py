@@ -23,6 +23,10 @@ def varying_axes(sweep, rows: list) -> list:
     return out
 
 
+FIGURES = ("belief_vs_step.png", "belief_by_probe.png", "heatmap.png", "heatmap_open.png",
+           "heatmap_pooled.png")
+
+
 def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     """Write every output of the sweep from its stored runs; returns the paths."""
     os.makedirs(out, exist_ok=True)
@@ -54,6 +58,9 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
                 figs[name] = f"{name}.png"
                 plots.heatmap(summ, dims[0], dims[1], metric, os.path.join(out, figs[name]),
                               f"{sweep.name}: {what} (mean over seeds)")
+    for f in FIGURES:  # a figure this sweep no longer makes (its axes changed) must not linger
+        if f not in figs.values() and os.path.exists(os.path.join(out, f)):
+            os.remove(os.path.join(out, f))
     crossings = {}
     pooled_curves = tables.curves(rows, axes, "pooled")
     for key, (steps, mean, _, _) in tables.curves(rows, axes, "p_yes").items():

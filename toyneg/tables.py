@@ -67,13 +67,22 @@ def _fmt(v):
     return "+".join(map(str, v)) if isinstance(v, list) else v
 
 
+def short(v) -> str:
+    """An axis value for tables and figure labels: a list of more than three items (such as
+    every hosted condition) as its length and ends, so a row stays one readable line."""
+    if isinstance(v, (list, tuple)):
+        return "+".join(map(str, v)) if len(v) <= 3 else f"{len(v)}: {v[0]}+...+{v[-1]}"
+    return str(v)
+
+
 def to_csv(recs: list) -> str:
     if not recs:
         return ""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(recs[0]))
     w.writeheader()
-    w.writerows(recs)
+    # 6 significant digits: far below seed noise, and half the size of full float repr
+    w.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in recs)
     return buf.getvalue()
 
 
@@ -152,7 +161,7 @@ def markdown(summ: list, metrics=("pooled", "yes", "p_yes", "rel_positive", "ope
     head = keys + list(metrics)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in summ:
-        cells = [str(r[k]) for k in keys]
+        cells = [short(r[k]) for k in keys]
         for m in metrics:
             v, lo, hi = r[m], r[m + "_lo"], r[m + "_hi"]
             cells.append("n/a" if not np.isfinite(v) else
