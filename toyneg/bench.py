@@ -45,10 +45,9 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
-def matmul_ceiling(n: int | None = None, reps: int = 20) -> float:
-    """Dense float32 matmul FLOP/s of this backend at JAX's default precision (best of a few
-    timed batches); 1024^2 on a CPU, 8192^2 on an accelerator (large enough to fill it)."""
-    n = n or (1024 if jax.default_backend() == "cpu" else 8192)
+def matmul_ceiling(n: int, reps: int = 20) -> float:
+    """Dense float32 n x n matmul FLOP/s of this backend at JAX's default precision (best of a
+    few timed batches)."""
     a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
     f = jax.jit(lambda x, y: x @ y)
     f(a, a).block_until_ready()
@@ -245,7 +244,7 @@ def run(steps: int = 100, quick: bool = False, save=None) -> dict:
     t0 = time.perf_counter()
     save = save or (lambda res: None)
     cpu = jax.default_backend() == "cpu"
-    n = 1024 if cpu else 8192
+    n = 1024 if cpu else 8192  # an accelerator needs a large product to reach its rate
     base = Config(pretrain_steps=steps)
     res = {"machine": machine(), "matmul_n": n, "matmul_ceiling_flop_per_s": matmul_ceiling(n)}
     ceiling = res["matmul_ceiling_flop_per_s"]

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import corpus as C
 from .config import WRAPPED, Config
-from .world import RELATIONS, SPECIAL, Vocab, World, make_world
+from .world import RELATIONS, Vocab, World, make_world
 
 N_QA, N_ICL, N_OOC, HELPER_PER_CLAIM, HELDOUT_DOCS = 1024, 2048, 512, 4, 4
 POOLS = ("bio", "qa", "icl", "ooc", "claim", "helper")
@@ -76,10 +76,9 @@ def build_vocab(cfg: Config) -> Vocab:
 
 
 def make_vocab(world: World) -> Vocab:
-    """The world's vocabulary at a size that depends only on the configuration's shapes: every
-    fixed word plus one token per name word, whether or not a name happens to be a corpus word."""
-    fixed, names = C.fixed_words(world) | set(SPECIAL), set(world.name_words)
-    return Vocab(fixed | names, size=len(fixed) + len(names))
+    """The world's vocabulary: every corpus word and every name word. Its size depends only on
+    the configuration's shapes, since no name is a corpus word (`world.RESERVED`)."""
+    return Vocab(C.all_words(world))
 
 
 def build(cfg: Config) -> Data:

@@ -40,8 +40,8 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     table_md = tables.markdown(summ)
     paths["summary_md"] = _write(out, "summary.md", table_md)
     figs = {}
+    curves = {m: tables.curves(rows, axes, m) for m in ("pooled", "p_yes", "open_p", "icl_p")}
     if summ:
-        curves = {m: tables.curves(rows, axes, m) for m in ("pooled", "p_yes", "open_p", "icl_p")}
         if len(curves["p_yes"]) <= 24:
             figs["curves"] = "belief_vs_step.png"
             plots.belief_curves(curves, os.path.join(out, figs["curves"]),
@@ -62,9 +62,8 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
         if f not in figs.values() and os.path.exists(os.path.join(out, f)):
             os.remove(os.path.join(out, f))
     crossings = {}
-    pooled_curves = tables.curves(rows, axes, "pooled")
-    for key, (steps, mean, _, _) in tables.curves(rows, axes, "p_yes").items():
-        pooled = tables.crossing_step(*pooled_curves[key][:2])
+    for key, (steps, mean, _, _) in curves["p_yes"].items():
+        pooled = tables.crossing_step(*curves["pooled"][key][:2])
         crossings[", ".join(f"{k}={v}" for k, v in key)] = (pooled, tables.crossing_step(steps, mean))
     n_div = sum(r["status"] == "diverged" for r in rows)
     md = [f"# Sweep `{sweep.name}`", "", sweep.description, "",

@@ -142,16 +142,9 @@ def make_world(cfg: Config) -> World:
 class Vocab:
     """Word-level tokenizer over a fixed word list (sorted, so ids are reproducible)."""
 
-    def __init__(self, words, size: int | None = None):
-        """`size`: pad with unused tokens at the end to exactly this many (a name that is also a
-        corpus word, like "tale", would otherwise shrink the vocabulary of some seeds, and runs
-        of one compiled program must share one vocabulary size)."""
+    def __init__(self, words):
         rest = sorted(set(words) - set(SPECIAL))
         self.words = list(SPECIAL) + rest
-        if size is not None:
-            if size < len(self.words):
-                raise ValueError(f"vocabulary of {len(self.words)} words exceeds size {size}")
-            self.words += [f"<unused{i}>" for i in range(size - len(self.words))]
         self.ids = {w: i for i, w in enumerate(self.words)}
 
     def __len__(self):
