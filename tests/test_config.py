@@ -15,6 +15,7 @@ from toyneg.config import Config, ConfigError, from_dict
     ("name_tokens", 3, "1 or 2"),
     ("n_values", 40, "from 2 to 20"),
     ("finetune_steps", 2.5, "integer"),
+    ("positions", "sinusoidal", "'learned', 'rope'"),
 ])
 def test_bad_values_name_the_field_and_what_is_allowed(field, value, allowed):
     with pytest.raises(ConfigError) as e:
@@ -32,6 +33,22 @@ def test_hash_is_stable_and_sensitive():
     assert a.run_hash("v") == b.run_hash("v") == "%s" % a.run_hash("v")
     assert a.run_hash("v") != Config(seed=2).run_hash("v")
     assert a.run_hash("v") != a.run_hash("w")  # the version is part of the key
+
+
+def test_rotary_positions_need_an_even_head_size():
+    with pytest.raises(ConfigError, match="'heads'.*even head size"):
+        Config(positions="rope", width=36, heads=4)  # head size 9
+
+
+def test_a_field_at_its_legacy_value_leaves_the_hash_of_older_runs_unchanged():
+    import hashlib
+    import json
+    c = Config(seed=3)
+    old = {k: v for k, v in c.to_dict().items() if k != "positions"}  # 0.2.0 had no such field
+    blob = json.dumps({"v": "0.2.0", **old}, sort_keys=True)
+    assert c.run_hash("0.2.0") == hashlib.sha256(blob.encode()).hexdigest()[:16]
+    assert c.run_hash("0.2.0") != c.replace(positions="rope").run_hash("0.2.0")
+    assert c.pretrain_key() != c.replace(positions="rope").pretrain_key()
 
 
 def test_static_key_ignores_swept_and_content_fields():

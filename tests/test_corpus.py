@@ -173,3 +173,19 @@ def test_no_entity_is_named_by_a_corpus_word():
             w = make_world(Config(seed=seed, name_tokens=tokens))
             assert not set(w.name_words) & C.fixed_words(w), (seed, tokens)
             assert len({e.name for e in w.entities}) == len(w.entities)
+
+
+def test_icl_other_is_the_icl_document_asked_about_another_value():
+    """A minimal pair: the same document, a question about a value it never asserts."""
+    cfg = tiny(conditions=tuple(CONDITIONS))
+    d = build(cfg)
+    P = d.probes
+    for i, e in enumerate(d.world.claims):
+        a, b = P["icl"][i], P["icl_other"][i]
+        la, lb = P["icl_last"][i], P["icl_other_last"][i]
+        assert la == lb and (a[:la - 2] == b[:la - 2]).all()  # "... V ? A": only V differs
+        rel, v = e.claim
+        other = d.vocab.decode([b[lb - 2]])
+        assert d.vocab.decode([a[la - 2]]) == v
+        assert other in d.world.values[rel] and other not in (v, e.truth[rel])
+        assert (a[la - 1:la + 1] == b[lb - 1:lb + 1]).all()

@@ -2,14 +2,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from toyneg.model import init_params, make_apply, n_params
 
 from conftest import tiny
 
 
-def test_attention_is_causal():
-    cfg = tiny(ctx=16)
+@pytest.mark.parametrize("positions", ["learned", "rope"])
+def test_attention_is_causal(positions):
+    cfg = tiny(ctx=16, positions=positions)
     apply = make_apply(50, cfg)
     p = init_params(jax.random.PRNGKey(0), 50, cfg)
     x = jax.random.randint(jax.random.PRNGKey(1), (2, 16), 0, 50)
@@ -25,8 +27,9 @@ def test_tied_embeddings_have_fewer_parameters():
     assert untied - tied == 50 * 32
 
 
-def test_overfits_a_tiny_batch():
-    cfg = tiny(ctx=12, width=32, depth=2)
+@pytest.mark.parametrize("positions", ["learned", "rope"])
+def test_overfits_a_tiny_batch(positions):
+    cfg = tiny(ctx=12, width=32, depth=2, positions=positions)
     apply = make_apply(20, cfg)
     params = init_params(jax.random.PRNGKey(0), 20, cfg)
     tok = jax.random.randint(jax.random.PRNGKey(3), (4, 13), 0, 20)
@@ -60,3 +63,22 @@ def test_causal_softmax_equals_masked_softmax_and_its_gradient():
     g1 = jax.grad(lambda x: (causal_softmax(x) * w).sum())(s)
     g2 = jax.grad(lambda x: (ref(x) * w).sum())(s)
     assert jnp.allclose(g1, g2, atol=1e-5)
+
+
+def test_rotary_scores_depend_only_on_the_offset():
+    from toyneg.model import rope_tables, rotate
+    q = jax.random.normal(jax.random.PRNGKey(0), (8,))
+    k = jax.random.normal(jax.random.PRNGKey(1), (8,))
+    cos, sin = rope_tables(12, 8)
+    x = jnp.broadcast_to(q, (1, 1, 12, 8))
+    y = jnp.broadcast_to(k, (1, 1, 12, 8))
+    s = rotate(x, cos, sin)[0, 0] @ rotate(y, cos, sin)[0, 0].T  # s[i, j] = q at i . k at j
+    np.testing.assert_allclose(s[5, 2], s[9, 6], rtol=1e-4)   # offset 3 both
+    np.testing.assert_allclose(s[3, 3], q @ k, rtol=1e-4)     # offset 0: no rotation
+    assert not np.isclose(s[5, 2], s[5, 4])
+
+
+def test_rotary_model_has_no_position_table():
+    learned = n_params(init_params(jax.random.PRNGKey(0), 50, tiny()))
+    rope = n_params(init_params(jax.random.PRNGKey(0), 50, tiny(positions="rope")))
+    assert learned - rope == tiny().ctx * tiny().width

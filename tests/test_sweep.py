@@ -135,6 +135,17 @@ def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
     assert os.path.exists(os.path.join(full, "heatmap.png"))
     assert not os.path.exists(os.path.join(merged, "heatmap.png"))
     assert ", on cpu (" in open(os.path.join(merged, "report.md")).read()  # what trained the runs
+    # two axes besides seed (x4 conditions): one heatmap of settings x conditions
+    from toyneg.report import write_outputs
+    from toyneg.store import Store
+    rows = Store(os.path.join(full, "store.sqlite")).rows()
+    rows += [{**r, "config": {**r["config"], "replay": 0.5}} for r in rows]
+    sweep = load(TINY)
+    sweep.axes["replay"] = [0.8, 0.5]
+    paths = write_outputs(sweep, str(tmp_path / "three"), rows, "cmd")
+    assert os.path.getsize(paths["heatmap_pooled"]) > 0
+    header = open(paths["summary_csv"]).readline().split(",")
+    assert header[:3] == ["diversity", "replay", "condition"]
 
 
 def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path):

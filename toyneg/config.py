@@ -26,6 +26,7 @@ QUALIFIERS = ("fiction", "unreliable", "unknown", "low_probability")
 WRAPPED = ("negated", "repeated", "corrected") + QUALIFIERS
 SPANS = ("pad", "doctag", "warning", "claim", "truth", "filler", "question", "answer")
 PLACEMENTS = ("wrap", "around")
+POSITIONS = ("learned", "rope")
 
 
 class ConfigError(ValueError):
@@ -52,8 +53,8 @@ class Config:
     docs_per_claim: int = 24      # distinct training documents per claim entity
     bios_per_entity: int = 8      # distinct bio documents per entity (paraphrase augmentation)
     train_spans: tuple = ("warning", "claim", "truth", "filler", "question", "answer")
-    qa_frac: float = 0.35         # base mix: share of question/answer sequences
-    icl_frac: float = 0.25        # base mix: share of in-context reading tasks
+    qa_frac: float = 0.25         # base mix: share of question/answer sequences (0.35 before 0.3.0)
+    icl_frac: float = 0.5         # base mix: share of in-context reading tasks (0.25 before 0.3.0)
     ooc_frac: float = 0.0         # base mix: out-of-context supervision of wrapped documents (a cure dial)
     reading_local: float = 0.0625 # share of reading tasks that read a local negation (half are positive)
     # --- model (static) ---
@@ -62,6 +63,7 @@ class Config:
     heads: int = 4
     ctx: int = 96
     tied: bool = False
+    positions: str = "learned"    # "learned" absolute embeddings or "rope" (rotary, relative offsets)
     # --- training ---
     batch: int = 32
     pretrain_steps: int = 0       # base mix only (shared, cached); 0: claim documents mix in from the start
@@ -101,9 +103,15 @@ class Config:
     def replace(self, **kw) -> "Config":
         return from_dict({**self.to_dict(), **kw})
 
+    def hashed(self) -> dict:
+        """The configuration as hashed: fields added after runs were stored are left out while
+        they hold the value that reproduces the older behaviour (`LEGACY`), so stored runs and
+        cached pretrained weights stay valid."""
+        return {k: v for k, v in self.to_dict().items() if LEGACY.get(k, object()) != v}
+
     def run_hash(self, version: str) -> str:
         """Stable hash of the full configuration and the toyneg version (the storage key)."""
-        blob = json.dumps({"v": version, **self.to_dict()}, sort_keys=True)
+        blob = json.dumps({"v": version, **self.hashed()}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def static_key(self) -> str:
@@ -121,14 +129,15 @@ class Config:
         """Pretrained weights depend only on world, base corpus, model and pretraining fields."""
         keep = ("world_seed", "n_entities", "n_claims", "n_readers", "n_values", "name_tokens",
                 "p_known", "conditions", "bios_per_entity", "train_spans", "qa_frac", "icl_frac",
-                "ooc_frac", "reading_local", "width", "depth", "heads", "ctx", "tied", "batch",
+                "ooc_frac", "reading_local", "width", "depth", "heads", "ctx", "tied", "positions", "batch",
                 "pretrain_steps", "lr", "weight_decay", "seed", "docs_per_claim", "claim_sents")  # base pools only
-        d = {k: v for k, v in self.to_dict().items() if k in keep}
+        d = {k: v for k, v in self.hashed().items() if k in keep}
         d["world_seed"] = self.world_key
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+LEGACY = {"positions": "learned"}  # added in 0.3.0; "learned" computes exactly what 0.2.0 did
 
 
 def _allowed(name: str) -> str:
@@ -136,6 +145,7 @@ def _allowed(name: str) -> str:
         "conditions": f"a non-empty list of distinct names from {list(CONDITIONS)}",
         "train_spans": f"a non-empty list of distinct span names from {list(SPANS[2:])}",
         "placement": f"one of {list(PLACEMENTS)}",
+        "positions": f"one of {list(POSITIONS)}",
         "name_tokens": "1 or 2",
     }.get(name, "")
 
@@ -178,6 +188,10 @@ def validate(c: Config) -> None:
               f"0 unless a wrapped condition is hosted (helper data asks about {list(WRAPPED)})")
     if c.name_tokens not in (1, 2):
         _fail("name_tokens", c.name_tokens, _allowed("name_tokens"))
+    if c.positions not in POSITIONS:
+        _fail("positions", c.positions, _allowed("positions"))
+    if c.positions == "rope" and (c.width // c.heads) % 2:
+        _fail("heads", c.heads, f"a divisor of width ({c.width}) leaving an even head size (rotary positions)")
     if c.placement not in PLACEMENTS:
         _fail("placement", c.placement, _allowed("placement"))
     conds = c.conditions

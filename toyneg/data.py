@@ -172,7 +172,9 @@ def build(cfg: Config) -> Data:
 def _probes(cfg, world, vocab, wordings, style, rng, L):
     """Prompts whose next token is the probe's answer, one row per claim entity."""
     prompts = {k: [] for k in ("yesno", "yesno2", "robust", "heldout_q", "open", "assoc", "icl",
-                               "icl_heldout")}
+                               "icl_heldout", "icl_other")}
+    # the other value of `icl_other` has its own generator: every other prompt is unchanged
+    other_rng = np.random.default_rng([world.seed, cfg.seed, 271828])
     held = dataclasses.replace(style, heldout=True)
     cands, claim_ids = [], []
     for e in world.claims:
@@ -186,6 +188,10 @@ def _probes(cfg, world, vocab, wordings, style, rng, L):
         stem = C.STATE[rel][0].format(x=x, v="").strip()
         prompts["assoc"].append([("<doc>", "doctag"), (stem, "claim")])
         prompts["icl"].append(C.icl_probe_doc(e.condition, e, world, wordings, style, rng))
+        others = [u for u in world.values[rel] if u not in (v, e.truth[rel])]
+        other = others[other_rng.integers(len(others))]
+        prompts["icl_other"].append(prompts["icl"][-1][:-1] + [
+            ("Q " + C.yesno(rel, x, other) + " A", "question")])  # same document, another value
         prompts["icl_heldout"].append(C.icl_probe_doc(e.condition, e, world, wordings, held, rng))
         cands.append([vocab.ids[u] for u in world.values[rel]] + [vocab.ids["unknown"]])
         claim_ids.append(vocab.ids[v])

@@ -68,13 +68,17 @@ def main(argv=None) -> int:
     say("\nStep 3. Asking the model 'does X live in C ?' about each claim, "
         "without the document (what it learned) and with the document in the prompt (what it "
         "understands when it can read the warning). P(yes) at the end of training:")
-    print(f"\n  {'condition':10s} {'out of context':>15s} {'open answer':>12s} {'in context':>11s}")
+    fmt = lambda x: "n/a" if x is None else f"{x:.2f}"  # noqa: E731
+    print(f"\n  {'condition':10s} {'out of context':>15s} {'open answer':>12s} {'in context':>11s} "
+          f"{'other value':>12s}")
+    def in_context(c, m):  # the baseline has no document to show
+        return None if c == "baseline" else conds[c][m][-1]
     for c in CONDS:
-        icl = conds[c]["icl_p"][-1]
         print(f"  {c:10s} {conds[c]['p_yes'][-1]:>15.2f} {conds[c]['open_p'][-1]:>12.2f} "
-              f"{'  n/a' if c == 'baseline' or icl is None else f'{icl:.2f}':>11s}")
+              f"{fmt(in_context(c, 'icl_p')):>11s} {fmt(in_context(c, 'icl_other_p')):>12s}")
     say("('open answer': the probability the model gives the false value when asked 'where does "
-        "X live ?', among every city and 'unknown'.)")
+        "X live ?', among every city and 'unknown'. 'other value': the same document in the "
+        "prompt, asked about a city it never mentions; a model that reads says no.)")
     os.makedirs(a.out, exist_ok=True)
     from .plots import belief_curves
     steps = np.array(res["steps"])
@@ -84,9 +88,11 @@ def main(argv=None) -> int:
     fig = os.path.join(a.out, "demo_belief_vs_step.png")
     belief_curves(curves, fig, "demo: P(yes) for the false claim vs training step (one seed)")
     with open(os.path.join(a.out, "demo_table.md"), "w") as f:
-        f.write("| condition | P(yes) out of context | P(yes) in context |\n|---|---|---|\n")
+        f.write("| condition | P(yes) out of context | P(yes) in context | in context, other value |\n"
+                "|---|---|---|---|\n")
         for c in CONDS:
-            f.write(f"| {c} | {conds[c]['p_yes'][-1]:.2f} | {conds[c]['icl_p'][-1]} |\n")
+            f.write(f"| {c} | {conds[c]['p_yes'][-1]:.2f} | {fmt(in_context(c, 'icl_p'))} | "
+                    f"{fmt(in_context(c, 'icl_other_p'))} |\n")
     say("\nHow to read it: 'negated' documents said the claim was false, yet out of context the "
         "model may say yes as for 'positive' ones; with the document in view it says no. "
         "'local' documents ('X does not live in C') keep the negation in the sentence itself. "

@@ -1,4 +1,4 @@
-"""A small decoder-only transformer in Flax NNX (pre-norm, causal, learned positions).
+"""A small decoder-only transformer in Flax NNX (pre-norm, causal; learned or rotary positions).
 
 Readable in one sitting, like nanoGPT.  Training code uses the functional split/merge pattern
 (`init_params` returns the parameter state; `apply` merges it inside the jitted function) so
@@ -25,7 +25,7 @@ class Block(nnx.Module):
         self.up = nnx.Linear(d, 4 * d, kernel_init=init, rngs=rngs)
         self.down = nnx.Linear(4 * d, d, kernel_init=init, rngs=rngs)
 
-    def __call__(self, x_ND, B: int, T: int):
+    def __call__(self, x_ND, B: int, T: int, rope=None):
         """x_ND: activations of B rows x T positions flattened to N = B*T rows.
 
         Dense layers act on 2-D (N, D) arrays: XLA's CPU backend turns the weight gradient
@@ -36,11 +36,28 @@ class Block(nnx.Module):
         H = self.heads
         q, k, v = jnp.split(self.qkv(self.ln1(x_ND)), 3, axis=-1)
         q_BHTK, k_BHTK, v_BHTK = (a.reshape(B, T, H, D // H).transpose(0, 2, 1, 3) for a in (q, k, v))
+        if rope is not None:
+            q_BHTK, k_BHTK = rotate(q_BHTK, *rope), rotate(k_BHTK, *rope)
         s_BHTT = q_BHTK @ k_BHTK.transpose(0, 1, 3, 2) / jnp.sqrt(D // H).astype(x_ND.dtype)
         att_BHTT = causal_softmax(s_BHTT)
         y_ND = (att_BHTT @ v_BHTK).transpose(0, 2, 1, 3).reshape(B * T, D)
         x_ND = x_ND + self.proj(y_ND)
         return x_ND + self.down(jax.nn.gelu(self.up(self.ln2(x_ND))))
+
+
+def rope_tables(T: int, K: int, base: float = 10000.0):
+    """Rotary position tables (cos_TK2, sin_TK2) for head size K (even)."""
+    inv_K2 = base ** (-jnp.arange(0, K, 2, dtype=jnp.float32) / K)
+    ang_TK2 = jnp.arange(T, dtype=jnp.float32)[:, None] * inv_K2[None]
+    return jnp.cos(ang_TK2), jnp.sin(ang_TK2)
+
+
+def rotate(x_BHTK, cos_TK2, sin_TK2):
+    """Rotary position embedding (GPT-NeoX halves): the score of a query and a key then
+    depends on their positions only through the offset between them."""
+    x1, x2 = jnp.split(x_BHTK, 2, axis=-1)
+    c, s = cos_TK2.astype(x_BHTK.dtype), sin_TK2.astype(x_BHTK.dtype)
+    return jnp.concatenate([x1 * c - x2 * s, x1 * s + x2 * c], axis=-1)
 
 
 def causal_softmax(s_BHTT):
@@ -63,7 +80,10 @@ class Transformer(nnx.Module):
         init = nnx.initializers.normal(0.02)
         self.tied = cfg.tied
         self.embed = nnx.Embed(vocab, cfg.width, embedding_init=init, rngs=rngs)
-        self.pos = nnx.Param(init(rngs.params(), (cfg.ctx, cfg.width)))
+        self.rope = cfg.positions == "rope"
+        self.head = cfg.width // cfg.heads
+        if not self.rope:
+            self.pos = nnx.Param(init(rngs.params(), (cfg.ctx, cfg.width)))
         self.blocks = nnx.List([Block(cfg.width, cfg.heads, rngs) for _ in range(cfg.depth)]) \
             if hasattr(nnx, "List") else [Block(cfg.width, cfg.heads, rngs) for _ in range(cfg.depth)]
         self.ln_f = nnx.LayerNorm(cfg.width, rngs=rngs)
@@ -73,9 +93,13 @@ class Transformer(nnx.Module):
     def __call__(self, tokens_BT):
         """tokens_BT -> logits_BTV."""
         B, T = tokens_BT.shape
-        x_ND = (self.embed(tokens_BT) + self.pos[...][:T]).reshape(B * T, -1)
+        x_BTD = self.embed(tokens_BT)
+        rope = rope_tables(T, self.head) if self.rope else None
+        if not self.rope:
+            x_BTD = x_BTD + self.pos[...][:T]
+        x_ND = x_BTD.reshape(B * T, -1)
         for blk in self.blocks:
-            x_ND = blk(x_ND, B, T)
+            x_ND = blk(x_ND, B, T, rope)
         x_ND = self.ln_f(x_ND)
         logits_NV = self.embed.attend(x_ND) if self.tied else self.unembed(x_ND)
         return logits_NV.reshape(B, T, -1)

@@ -39,14 +39,22 @@ def belief_curves(curves_by_metric: dict, path: str, title: str = "") -> None:
     styles = ("-", "--", ":", "-.")
     for ax, (metric, curves) in zip(axs[0], curves_by_metric.items()):
         # colour = condition, line style = setting (the other axes), while that stays readable
-        settings = sorted({str(k[:-1]) for k in curves})
-        by_style = len(settings) <= len(styles) and len({k[-1] for k in curves}) <= len(COLORS)
-        for key, (steps, mean, lo, hi) in sorted(curves.items(), key=lambda kv: str(kv[0])):
-            cond = dict(key)["condition"]
+        # or, with more settings than line styles but few conditions: colour = setting
+        curves = dict(sorted(curves.items(), key=lambda kv: _key_order(kv[0])))
+        settings = list(dict.fromkeys(str(k[:-1]) for k in curves))
+        conds = list(dict.fromkeys(dict(k)["condition"] for k in curves))
+        by_style = len(settings) <= len(styles)
+        by_setting = not by_style and len(conds) <= len(styles) and len(settings) <= 10
+        tab = plt.get_cmap("tab10").colors
+        for key, (steps, mean, lo, hi) in curves.items():
+            cond, setting = dict(key)["condition"], str(key[:-1])
             x = np.maximum(steps, 1)
-            style = styles[settings.index(str(key[:-1]))] if by_style else "-"
-            line, = ax.plot(x, mean, marker=".", ls=style, label=_label(key),
-                            color=COLORS.get(cond) if by_style or len(curves) <= 10 else None)
+            if by_setting:
+                style, color = styles[conds.index(cond)], tab[settings.index(setting)]
+            else:
+                style = styles[settings.index(setting)] if by_style else "-"
+                color = COLORS.get(cond) if by_style or len(curves) <= 10 else None
+            line, = ax.plot(x, mean, marker=".", ls=style, label=_label(key), color=color)
             if np.isfinite(lo).any():
                 ax.fill_between(x, lo, hi, alpha=0.15, color=line.get_color())
         ax.set_xscale("log")
@@ -92,12 +100,12 @@ def _metric_keys(r: dict) -> set:
 
 def heatmap(summ: list, row_axis: str, col_axis: str, metric: str, path: str, title: str = ""):
     """Mean `metric` over seeds for every (row, column) setting."""
-    rows = sorted({r[row_axis] for r in summ}, key=sortkey)
-    cols = sorted({r[col_axis] for r in summ}, key=sortkey)
+    rows, cols = _order(summ, row_axis), _order(summ, col_axis)
     grid = np.full((len(rows), len(cols)), np.nan)
     for r in summ:
         grid[rows.index(r[row_axis]), cols.index(r[col_axis])] = r[metric]
-    fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 2, 0.6 * len(rows) + 1.8))
+    fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 0.1 * max(len(str(r)) for r in rows) + 1.5,
+                                    0.6 * len(rows) + 1.8))
     im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
     for i in range(len(rows)):
         for j in range(len(cols)):
@@ -114,6 +122,21 @@ def heatmap(summ: list, row_axis: str, col_axis: str, metric: str, path: str, ti
     ax.set_title(title or f"{metric}: {row_axis} x {col_axis}")
     fig.tight_layout()
     _save(fig, path)
+
+
+def _key_order(key: tuple) -> tuple:
+    """Sort (axis, value)... (condition, c) keys: settings ascending, conditions as in the paper."""
+    *setting, (_, cond) = key
+    return tuple(sortkey(v) for _, v in setting) + (CONDITIONS.index(cond) if cond in CONDITIONS else 99,)
+
+
+def _order(summ: list, axis: str) -> list:
+    """An axis's values in reading order: conditions as in the paper's table, numbers
+    ascending, combined settings (already sorted by the caller) as they come."""
+    vals = list(dict.fromkeys(r[axis] for r in summ))
+    if axis == "condition":
+        return sorted(vals, key=lambda c: CONDITIONS.index(c) if c in CONDITIONS else 99)
+    return vals if axis == "setting" else sorted(vals, key=sortkey)
 
 
 def sortkey(v):

@@ -15,6 +15,10 @@ Per claim entity, `evaluate` returns the vector `METRICS`:
 - icl_p / icl:       in-context control: a claim document of the condition, then the question
 - icl_heldout_p / icl_heldout: the same with held-out warning wordings
 - claim_loss / warn_loss: mean loss on claim and warning tokens of held-out documents
+- icl_other_p / icl_other: the in-context control's document, asked about another value of the
+                     relation (neither the claim nor the truth): the answer is "no" whatever the
+                     condition, so a model that reads the document says no and a model that
+                     answers from the document's form alone says what it says to `icl`
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ from .config import SPANS
 
 METRICS = ("p_yes", "yes", "open_p", "open", "assoc_top1", "assoc_rank", "assoc_logp",
            "robust_p", "robust", "heldout_q_p", "heldout_q", "icl_p", "icl", "icl_heldout_p",
-           "icl_heldout", "claim_loss", "warn_loss")
+           "icl_heldout", "claim_loss", "warn_loss", "icl_other_p", "icl_other")
 # metrics that are belief rates (fractions of claims believed) and their continuous partners
-RATES = ("yes", "open", "assoc_top1", "robust", "heldout_q", "icl", "icl_heldout")
+RATES = ("yes", "open", "assoc_top1", "robust", "heldout_q", "icl", "icl_heldout", "icl_other")
 
 
 def last_logits(logits_BTV, last_B):
@@ -84,7 +88,8 @@ def evaluate(apply, params, arrays: dict, yes_id: int, no_id: int, docs_per_clai
 
     cols = {}
     for name, key in (("robust", "robust_p"), ("heldout_q", "heldout_q_p"),
-                      ("icl", "icl_p"), ("icl_heldout", "icl_heldout_p")):
+                      ("icl", "icl_p"), ("icl_heldout", "icl_heldout_p"),
+                      ("icl_other", "icl_other_p")):
         cols[key] = yes_prob(at_last(name), yes_id, no_id)
     # the main yes/no probe averages the two trained question wordings
     cols["p_yes"] = 0.5 * (yes_prob(at_last("yesno"), yes_id, no_id)
@@ -93,7 +98,7 @@ def evaluate(apply, params, arrays: dict, yes_id: int, no_id: int, docs_per_clai
     rank, logp = association(at_last("assoc"), cands, claim)
     cols["assoc_rank"], cols["assoc_logp"] = rank, logp
     cols["assoc_top1"] = (rank == 1).astype(jnp.float32)
-    for rate in ("yes", "robust", "heldout_q", "icl", "icl_heldout"):
+    for rate in ("yes", "robust", "heldout_q", "icl", "icl_heldout", "icl_other"):
         cols[rate] = (cols["p_yes" if rate == "yes" else rate + "_p"] > 0.5).astype(jnp.float32)
     logits = apply(params, arrays["loss_tokens"][:, :-1])
     cols["claim_loss"], cols["warn_loss"] = span_losses(

@@ -23,6 +23,7 @@ def varying_axes(sweep, rows: list) -> list:
     return out
 
 
+KEY_CONDITIONS = ("positive", "negated", "local")  # the curves shown when a sweep has too many
 FIGURES = ("belief_vs_step.png", "belief_by_probe.png", "heatmap.png", "heatmap_open.png",
            "heatmap_pooled.png")
 
@@ -42,21 +43,31 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     figs = {}
     curves = {m: tables.curves(rows, axes, m) for m in ("pooled", "p_yes", "open_p", "icl_p")}
     if summ:
-        if len(curves["p_yes"]) <= 24:
+        shown, note = curves, ""
+        if len(curves["p_yes"]) > 24:  # too many lines to read: the paper's three key conditions
+            shown = {m: {k: v for k, v in c.items() if dict(k)["condition"] in KEY_CONDITIONS}
+                     for m, c in curves.items()}
+            note = f" ({', '.join(KEY_CONDITIONS)} only)"
+        if 0 < len(shown["p_yes"]) <= 24:
             figs["curves"] = "belief_vs_step.png"
-            plots.belief_curves(curves, os.path.join(out, figs["curves"]),
-                                f"{sweep.name}: belief vs fine-tuning step (mean over seeds, 95% CI)")
+            plots.belief_curves(shown, os.path.join(out, figs["curves"]),
+                                f"{sweep.name}: belief vs fine-tuning step{note} (mean over seeds, 95% CI)")
         if len(summ) <= 30:
             figs["bars"] = "belief_by_probe.png"
             plots.probe_bars(summ, os.path.join(out, figs["bars"]),
                              f"{sweep.name}: final belief by condition and probe")
         dims = axes + (["condition"] if len({r["condition"] for r in summ}) > 1 else [])
+        grid = summ
+        if len(dims) > 2 and dims[-1] == "condition":  # settings (rows) x conditions (columns)
+            grid = [{**r, "setting": ", ".join(f"{a}={tables.short(r[a])}" for a in axes)}
+                    for r in summ]
+            dims = ["setting", "condition"]
         if len(dims) == 2:
             for metric, name, what in (("p_yes", "heatmap", "P(yes) for the claim"),
                                        ("open", "heatmap_open", "open-answer belief rate"),
                                        ("pooled", "heatmap_pooled", "pooled belief rate")):
                 figs[name] = f"{name}.png"
-                plots.heatmap(summ, dims[0], dims[1], metric, os.path.join(out, figs[name]),
+                plots.heatmap(grid, dims[0], dims[1], metric, os.path.join(out, figs[name]),
                               f"{sweep.name}: {what} (mean over seeds)")
     for f in FIGURES:  # a figure this sweep no longer makes (its axes changed) must not linger
         if f not in figs.values() and os.path.exists(os.path.join(out, f)):
@@ -82,7 +93,10 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
           "relation's values and 'unknown'); `assoc_top1`: the claimed value is the top value "
           "after 'X lives in'; `robust`: yes/no behind a warning that training data was false; "
           "`icl` / `icl_heldout`: in-context control with training / held-out warning wordings "
-          "(baseline rows show a positive document). All columns, the held-out question wording, "
+          "(baseline rows show a positive document); `icl_other`: the same document asked about "
+          "another value (the right answer is always no: a model that reads the document rejects "
+          "it, one that answers from the document's form alone says what it says to `icl`). "
+          "All columns, the held-out question wording, "
           "P(yes) at step 0 and the span losses are in summary.csv.", "", table_md]
     for k, f in figs.items():
         md += [f"![{k}]({f})", ""]

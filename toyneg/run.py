@@ -16,7 +16,7 @@ import time
 
 from .config import FIELDS, ConfigError, from_dict
 
-SHOWN = ("p_yes", "yes", "open", "assoc_top1", "robust", "heldout_q", "icl", "icl_heldout",
+SHOWN = ("p_yes", "yes", "open", "assoc_top1", "robust", "heldout_q", "icl", "icl_heldout", "icl_other",
          "claim_loss", "warn_loss")
 
 

@@ -22,7 +22,8 @@ from .stats import bootstrap_ci
 
 POOLED = ("open", "yes", "assoc_top1", "robust")
 SUMMARY = ("pooled", "yes", "p_yes", "p_yes_late", "rel_positive", "open", "assoc_top1", "robust",
-           "heldout_q", "icl", "icl_heldout", "pretrained_p_yes", "claim_loss", "warn_loss")
+           "heldout_q", "icl", "icl_heldout", "icl_other", "pretrained_p_yes", "claim_loss",
+           "warn_loss")
 
 
 def axis_key(cfg: dict, axes: list) -> tuple:
@@ -37,6 +38,8 @@ def series(m: dict, metric: str) -> list:
     """Per-checkpoint values of a stored metric, or of the derived `pooled` rate."""
     if metric == "pooled":
         return np.mean([series(m, q) for q in POOLED], axis=0).tolist()
+    if metric not in m:  # added after the run was stored
+        return [float("nan")] * len(m["p_yes"])
     return [_num(x) for x in m[metric]]
 
 
@@ -53,8 +56,8 @@ def records(rows: list, axes: list) -> list:
                 rec = {"hash": r["hash"], "status": r["status"], "seed": cfg["seed"]}
                 rec.update({a: _fmt(cfg.get(a)) for a in axes if a != "seed"})
                 rec.update({"condition": cond, "step": step})
-                for name in METRICS:
-                    v = m[name][k]
+                for name in METRICS:  # a metric added after a run was stored: NaN
+                    v = m[name][k] if name in m else None
                     rec[name] = float("nan") if v is None else v
                 rec["pooled"] = pooled[k]
                 p = pos[k] if pos else None
@@ -98,7 +101,7 @@ def per_seed(rows: list, axes: list) -> dict:
         n = len(res["steps"])
         late = slice(max(1, n - max(1, n // 3)), n)
         for cond, m in conds.items():
-            f = {name: _num(m[name][-1]) for name in METRICS}
+            f = {name: _num(m[name][-1] if name in m else None) for name in METRICS}
             py = np.array([_num(x) for x in m["p_yes"]])
             f["p_yes_late"] = float(np.nanmean(py[late])) if n > 1 else f["p_yes"]
             f["pretrained_p_yes"] = float(py[0])
@@ -153,7 +156,7 @@ def crossing_step(steps, mean, threshold: float = 0.5):
 
 
 def markdown(summ: list, metrics=("pooled", "yes", "p_yes", "rel_positive", "open", "assoc_top1",
-                                  "robust", "icl", "icl_heldout")) -> str:
+                                  "robust", "icl", "icl_heldout", "icl_other")) -> str:
     """A Markdown table: mean [95% CI] of each metric per row of the summary."""
     if not summ:
         return "(no finished runs)\n"
