@@ -19,7 +19,7 @@ from toyneg.runner import Group, run_group
 # The 0.2.0 base mix (a quarter reading tasks): in a world this small, the 0.3.0 default's
 # doubled reading practice leaves local negation believed like the rest out of context
 # (two seeds: open-answer probability positive 0.32, negated 0.41, local 0.36), the
-# disagreement with the paper that results/README.md (sections 1 and 14) reports at full size,
+# disagreement with the paper that results/README.md (sections 1 and 13) reports at full size,
 # where local is still believed less than negated. The guard keeps the setting in which the
 # direction of every contrast is known, so that a code change that flips it fails here.
 SMALL = dict(conditions=("baseline", "positive", "negated", "local"), n_claims=8,
