@@ -16,16 +16,17 @@ PROBES = (("pooled", "pooled (4 types)"), ("yes", "yes/no"), ("open", "open answ
           ("assoc_top1", "token assoc."), ("robust", "robustness"), ("heldout_q", "held-out question"), ("icl", "in-context control"))
 
 
-def _save(fig, path: str) -> None:
-    """PNG with a 256-colour palette: a third of the bytes of full colour for line plots, so
-    the committed figures stay small."""
+def _save(fig, path: str, colors: int = 128) -> None:
+    """PNG with a palette: 128 colours keep line plots exact to the eye at a third of the bytes
+    of full colour, so the committed results stay small; heatmaps keep 256 (their colour scale
+    is continuous)."""
     import io
 
     from PIL import Image  # pillow: a dependency of matplotlib
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
-    Image.open(buf).convert("RGB").quantize(colors=256).save(path, optimize=True)
+    Image.open(buf).convert("RGB").quantize(colors=colors).save(path, optimize=True)
 
 
 def _label(key: tuple) -> str:
@@ -121,7 +122,7 @@ def heatmap(summ: list, row_axis: str, col_axis: str, metric: str, path: str, ti
     fig.colorbar(im, ax=ax, label=metric)
     ax.set_title(title or f"{metric}: {row_axis} x {col_axis}")
     fig.tight_layout()
-    _save(fig, path)
+    _save(fig, path, colors=256)
 
 
 def _key_order(key: tuple) -> tuple:
