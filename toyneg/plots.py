@@ -9,9 +9,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .config import CONDITIONS  # noqa: E402
-from .tables import short  # noqa: E402
+from .tables import condition_rank, short  # noqa: E402
 
-COLORS = dict(zip(CONDITIONS, plt.get_cmap("tab10").colors))
+TAB10 = plt.get_cmap("tab10").colors
+COLORS = dict(zip(CONDITIONS, TAB10))
 PROBES = (("pooled", "pooled (4 types)"), ("yes", "yes/no"), ("open", "open answer"),
           ("assoc_top1", "token assoc."), ("robust", "robustness"), ("heldout_q", "held-out question"), ("icl", "in-context control"))
 
@@ -46,12 +47,11 @@ def belief_curves(curves_by_metric: dict, path: str, title: str = "") -> None:
         conds = list(dict.fromkeys(dict(k)["condition"] for k in curves))
         by_style = len(settings) <= len(styles)
         by_setting = not by_style and len(conds) <= len(styles) and len(settings) <= 10
-        tab = plt.get_cmap("tab10").colors
         for key, (steps, mean, lo, hi) in curves.items():
             cond, setting = dict(key)["condition"], str(key[:-1])
             x = np.maximum(steps, 1)
             if by_setting:
-                style, color = styles[conds.index(cond)], tab[settings.index(setting)]
+                style, color = styles[conds.index(cond)], TAB10[settings.index(setting)]
             else:
                 style = styles[settings.index(setting)] if by_style else "-"
                 color = COLORS.get(cond) if by_style or len(curves) <= 10 else None
@@ -128,7 +128,7 @@ def heatmap(summ: list, row_axis: str, col_axis: str, metric: str, path: str, ti
 def _key_order(key: tuple) -> tuple:
     """Sort (axis, value)... (condition, c) keys: settings ascending, conditions as in the paper."""
     *setting, (_, cond) = key
-    return tuple(sortkey(v) for _, v in setting) + (CONDITIONS.index(cond) if cond in CONDITIONS else 99,)
+    return tuple(sortkey(v) for _, v in setting) + (condition_rank(cond),)
 
 
 def _order(summ: list, axis: str) -> list:
@@ -136,7 +136,7 @@ def _order(summ: list, axis: str) -> list:
     ascending, combined settings (already sorted by the caller) as they come."""
     vals = list(dict.fromkeys(r[axis] for r in summ))
     if axis == "condition":
-        return sorted(vals, key=lambda c: CONDITIONS.index(c) if c in CONDITIONS else 99)
+        return sorted(vals, key=condition_rank)
     return vals if axis == "setting" else sorted(vals, key=sortkey)
 
 

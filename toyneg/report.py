@@ -36,7 +36,7 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     recs = tables.records(rows, axes)
     paths["metrics"] = _write(out, "metrics.csv", tables.to_csv(recs))
     summ = tables.summary(rows, axes)
-    summ.sort(key=lambda r: tuple(plots.sortkey(r[a]) for a in axes) + (_cond_order(r["condition"]),))
+    summ.sort(key=lambda r: tuple(plots.sortkey(r[a]) for a in axes) + (tables.condition_rank(r["condition"]),))
     paths["summary_csv"] = _write(out, "summary.csv", tables.to_csv(summ))
     table_md = tables.markdown(summ)
     paths["summary_md"] = _write(out, "summary.md", table_md)
@@ -115,11 +115,6 @@ def _rel(path: str) -> str:
     """A path relative to the working directory when it lies under it (portable reports)."""
     rel = os.path.relpath(path)
     return path if rel.startswith("..") else rel
-
-
-def _cond_order(c: str) -> int:
-    from .config import CONDITIONS
-    return CONDITIONS.index(c) if c in CONDITIONS else 99
 
 
 def _write(out: str, name: str, text: str) -> str:

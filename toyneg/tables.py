@@ -17,6 +17,7 @@ import io
 
 import numpy as np
 
+from .config import CONDITIONS
 from .probes import METRICS
 from .stats import bootstrap_ci
 
@@ -34,11 +35,17 @@ def _hashable(v):
     return tuple(v) if isinstance(v, list) else v
 
 
+def condition_rank(c: str) -> int:
+    """Position of a condition in the paper's table (tables and figures list them in it)."""
+    return CONDITIONS.index(c) if c in CONDITIONS else len(CONDITIONS)
+
+
 def series(m: dict, metric: str) -> list:
-    """Per-checkpoint values of a stored metric, or of the derived `pooled` rate."""
+    """Per-checkpoint values of a stored metric (NaN for a metric added after the run was
+    stored, None stored as NaN), or of the derived `pooled` rate."""
     if metric == "pooled":
         return np.mean([series(m, q) for q in POOLED], axis=0).tolist()
-    if metric not in m:  # added after the run was stored
+    if metric not in m:
         return [float("nan")] * len(m["p_yes"])
     return [_num(x) for x in m[metric]]
 
@@ -51,15 +58,12 @@ def records(rows: list, axes: list) -> list:
         conds = res["conditions"]
         pos = conds.get("positive", {}).get("p_yes")
         for cond, m in conds.items():
-            pooled = series(m, "pooled")
+            cols = {name: series(m, name) for name in METRICS + ("pooled",)}
             for k, step in enumerate(res["steps"]):
                 rec = {"hash": r["hash"], "status": r["status"], "seed": cfg["seed"]}
                 rec.update({a: _fmt(cfg.get(a)) for a in axes if a != "seed"})
                 rec.update({"condition": cond, "step": step})
-                for name in METRICS:  # a metric added after a run was stored: NaN
-                    v = m[name][k] if name in m else None
-                    rec[name] = float("nan") if v is None else v
-                rec["pooled"] = pooled[k]
+                rec.update({name: col[k] for name, col in cols.items()})
                 p = pos[k] if pos else None
                 rec["rel_positive"] = rec["p_yes"] / p if p else float("nan")
                 out.append(rec)
@@ -101,7 +105,7 @@ def per_seed(rows: list, axes: list) -> dict:
         n = len(res["steps"])
         late = slice(max(1, n - max(1, n // 3)), n)
         for cond, m in conds.items():
-            f = {name: _num(m[name][-1] if name in m else None) for name in METRICS}
+            f = {name: series(m, name)[-1] for name in METRICS}
             py = np.array([_num(x) for x in m["p_yes"]])
             f["p_yes_late"] = float(np.nanmean(py[late])) if n > 1 else f["p_yes"]
             f["pretrained_p_yes"] = float(py[0])
