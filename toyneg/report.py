@@ -75,7 +75,7 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     crossings = {}
     for key, (steps, mean, _, _) in curves["p_yes"].items():
         pooled = tables.crossing_step(*curves["pooled"][key][:2])
-        crossings[", ".join(f"{k}={v}" for k, v in key)] = (pooled, tables.crossing_step(steps, mean))
+        crossings[", ".join(f"{k}={tables.short(v)}" for k, v in key)] = (pooled, tables.crossing_step(steps, mean))
     n_div = sum(r["status"] == "diverged" for r in rows)
     md = [f"# Sweep `{sweep.name}`", "", sweep.description, "",
           f"- sweep file: `{_rel(sweep.path)}`", f"- command: `{command}`",
