@@ -97,7 +97,8 @@ def main(argv=None) -> int:
         "model may say yes as for 'positive' ones; with the document in view it says no. "
         "'local' documents ('X does not live in C') keep the negation in the sentence itself; "
         "hosted next to the others, as here, they are believed more than when trained alone "
-        "(results/README.md, section 4). One seed of a tiny model is noisy: `python -m toyneg.sweep` runs 5 seeds with CIs.")
+        "(results/README.md, section 4). One seed of a tiny model is noisy: "
+        "`python -m toyneg.sweep` runs 5 seeds with CIs.")
     print(f"\nfigure: {fig}\ndone in {time.time() - t0:.0f}s")
     return 0
 
