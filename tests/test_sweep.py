@@ -1,5 +1,7 @@
 """The sweep CLI end to end on a tiny sweep: expansion, shards, merge, resume, errors, outputs."""
 
+import csv
+import gzip
 import os
 import signal
 import sqlite3
@@ -94,9 +96,12 @@ def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
     full = str(tmp_path / "full")
     r = cli(TINY, "--out", full, "-q")
     assert r.returncode == 0, r.stderr
-    for f in ("metrics.csv", "summary.csv", "summary.md", "report.md", "belief_vs_step.png",
+    for f in ("metrics.csv.gz", "summary.csv", "summary.md", "report.md", "belief_vs_step.png",
               "belief_by_probe.png", "heatmap.png"):
         assert os.path.getsize(os.path.join(full, f)) > 0, f
+    with gzip.open(os.path.join(full, "metrics.csv.gz"), "rt") as f:
+        metrics = list(csv.DictReader(f))
+    assert {m["condition"] for m in metrics} >= {"positive", "negated", "local"}
     report = open(os.path.join(full, "report.md")).read()
     assert f"python -m toyneg.sweep {TINY} --out {full} -q" in report
     assert "When neglect emerged" in report

@@ -2,7 +2,7 @@ import jax
 import numpy as np
 import pytest
 
-from toyneg.runner import Group, plan, run_group
+from toyneg.runner import Group, Program, plan, run_group
 from toyneg.train import checkpoint_steps
 
 from conftest import tiny
@@ -67,6 +67,18 @@ def test_pretrained_weights_are_cached_and_reused(tmp_path, monkeypatch):
     b = run_group(Group("g", [cfg.replace(diversity=2)]), mode="loop")[0][2]
     # step 0 is the pretrained model: identical when the weights come back from the cache
     assert a["conditions"]["positive"]["p_yes"][0] == b["conditions"]["positive"]["p_yes"][0]
+
+
+def test_cached_weights_are_not_reused_under_another_matmul_precision(tmp_path, monkeypatch):
+    """A bfloat16 precision check must pretrain in bfloat16 too, not load float32 weights."""
+    monkeypatch.setenv("TOYNEG_CACHE", str(tmp_path))
+    cfg = tiny(seed=0)
+    run_group(Group("g", [cfg]), mode="loop")
+    prog = Program(cfg, "loop")
+    with jax.default_matmul_precision("bfloat16"):
+        assert prog.load_cached(cfg) is None
+    assert prog.load_cached(cfg) is not None
+    assert len(list(tmp_path.glob("pretrain-*.npz"))) == 1
 
 
 def test_helper_data_asks_only_about_wrapped_claims():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 
@@ -34,7 +35,11 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     axes = varying_axes(sweep, rows)
     paths = {}
     recs = tables.records(rows, axes)
-    paths["metrics"] = _write(out, "metrics.csv", tables.to_csv(recs))
+    # every run x condition x checkpoint: the largest output, so gzipped (pandas.read_csv and
+    # `zcat` read it as is; mtime 0 keeps regenerated files byte-identical)
+    paths["metrics"] = _write(out, "metrics.csv.gz", gzip.compress(tables.to_csv(recs).encode(), mtime=0))
+    if os.path.exists(os.path.join(out, "metrics.csv")):  # the uncompressed form of earlier outputs
+        os.remove(os.path.join(out, "metrics.csv"))
     summ = tables.summary(rows, axes)
     summ.sort(key=lambda r: tuple(plots.sortkey(r[a]) for a in axes) + (tables.condition_rank(r["condition"]),))
     paths["summary_csv"] = _write(out, "summary.csv", tables.to_csv(summ))
@@ -117,10 +122,10 @@ def _rel(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def _write(out: str, name: str, text: str) -> str:
+def _write(out: str, name: str, text: str | bytes) -> str:
     path = os.path.join(out, name)
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    with open(tmp, "wb" if isinstance(text, bytes) else "w") as f:
         f.write(text)
     os.replace(tmp, path)
     return path

@@ -115,7 +115,12 @@ class Program:
 
     # -- pretrained weights cache --
     def _cache_path(self, cfg: Config) -> str:
-        return os.path.join(cache_dir(), f"pretrain-{__version__}-{cfg.pretrain_key()}.npz")
+        """Keyed by the pretraining config and by the numerics that produced the weights (backend
+        and JAX's default matmul precision): a bfloat16 or GPU sweep never reuses float32 CPU
+        weights, so a precision check compares whole runs, pretraining included."""
+        prec = jax.config.jax_default_matmul_precision or "default"
+        return os.path.join(cache_dir(), f"pretrain-{__version__}-{cfg.pretrain_key()}-"
+                                         f"{jax.default_backend()}-{prec}.npz")
 
     def load_cached(self, cfg: Config):
         path = self._cache_path(cfg)
