@@ -27,6 +27,7 @@ def varying_axes(sweep, rows: list) -> list:
 KEY_CONDITIONS = ("positive", "negated", "local")  # the curves shown when a sweep has too many
 FIGURES = ("belief_vs_step.png", "belief_by_probe.png", "heatmap.png", "heatmap_open.png",
            "heatmap_pooled.png")
+RETIRED = ("metrics.csv",)  # outputs of earlier versions (metrics are now metrics.csv.gz)
 
 
 def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
@@ -38,8 +39,6 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     # every run x condition x checkpoint: the largest output, so gzipped (pandas.read_csv and
     # `zcat` read it as is; mtime 0 keeps regenerated files byte-identical)
     paths["metrics"] = _write(out, "metrics.csv.gz", gzip.compress(tables.to_csv(recs).encode(), mtime=0))
-    if os.path.exists(os.path.join(out, "metrics.csv")):  # the uncompressed form of earlier outputs
-        os.remove(os.path.join(out, "metrics.csv"))
     summ = tables.summary(rows, axes)
     summ.sort(key=lambda r: tuple(plots.sortkey(r[a]) for a in axes) + (tables.condition_rank(r["condition"]),))
     paths["summary_csv"] = _write(out, "summary.csv", tables.to_csv(summ))
@@ -74,7 +73,7 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
                 figs[name] = f"{name}.png"
                 plots.heatmap(grid, dims[0], dims[1], metric, os.path.join(out, figs[name]),
                               f"{sweep.name}: {what} (mean over seeds)")
-    for f in FIGURES:  # a figure this sweep no longer makes (its axes changed) must not linger
+    for f in FIGURES + RETIRED:  # an output this sweep no longer makes must not linger
         if f not in figs.values() and os.path.exists(os.path.join(out, f)):
             os.remove(os.path.join(out, f))
     crossings = {}
