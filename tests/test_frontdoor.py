@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from toyneg.bench import flops_per_token, markdown
+from toyneg.bench import flops_per_token, kernel_parts, markdown, step_products
 
 from conftest import tiny
 
@@ -61,12 +61,33 @@ def test_flop_counter_matches_a_hand_count():
     assert flops_per_token(cfg, vocab=10) == 6 * (192 + 40) + 12 * 1 * 4 * 8
 
 
+@pytest.mark.parametrize("kw", [{}, {"width": 128, "depth": 3, "heads": 8, "ctx": 48, "batch": 8}])
+def test_step_products_add_up_to_the_flop_count(kw):
+    """The benchmark's per-product table covers exactly the FLOPs the MFU figure counts."""
+    from toyneg.config import Config
+    cfg = Config(**kw)
+    rows = step_products(cfg, vocab=473)
+    total = sum(2 * b * m * k * n * c for _, _, b, m, k, n, _, c in rows)
+    assert total == flops_per_token(cfg, 473) * cfg.batch * cfg.ctx
+    # hand-made timings: the per-part sums are counts x per-call times
+    timed = [{"part": r[0], "flops": 2.0 * r[2] * r[3] * r[4] * r[5], "count": r[7],
+              "jax_s": 1e-3, "torch_s": 2e-3} for r in rows]
+    parts = {p["part"]: p for p in kernel_parts(timed)}
+    assert parts["dense weight gradient"]["jax_ms"] == pytest.approx(4 * cfg.depth + 1)
+    assert parts["attention backward"]["products"] == 4 * cfg.depth
+    n_products = 3 * (4 * cfg.depth + 1) + 6 * cfg.depth
+    assert parts["all matrix products"]["products"] == n_products
+    assert parts["all matrix products"]["jax_ms"] == pytest.approx(n_products)
+    assert parts["all matrix products"]["torch_ms"] == pytest.approx(2 * n_products)
+    assert parts["all matrix products"]["mflop"] == pytest.approx(total / 1e6)
+
+
 def test_benchmark_json_has_every_field(tmp_path):
     r = run(["-m", "toyneg.bench", "--steps", "5", "--quick", "--out", str(tmp_path)])
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "bench.json").read_text())
     assert {"machine", "matmul_ceiling_flop_per_s", "train", "batching", "torch_eager",
-            "breakdown", "bench_s"} <= set(res)
+            "breakdown", "kernels", "bench_s"} <= set(res)
     assert {"sample_ms", "forward_ms", "forward_backward_ms", "full_step_ms",
             "probes_per_checkpoint_ms"} <= set(res["breakdown"])
     for t in res["train"]:
@@ -78,4 +99,4 @@ def test_benchmark_json_has_every_field(tmp_path):
     # an interrupted benchmark (a time limit) still renders what it measured, and says what not
     part = {k: res[k] for k in ("machine", "matmul_n", "matmul_ceiling_flop_per_s", "train", "bench_s")}
     md = markdown(part)
-    assert "| width" in md and md.count("not measured") == 3
+    assert "| width" in md and md.count("not measured") == 4

@@ -34,6 +34,12 @@ def test_effect_size_and_exact_small_sample_permutation():
     assert c.p_value == pytest.approx(2 / 32)  # exact: only all-plus or all-minus signs
 
 
+def test_a_difference_that_rounds_to_zero_prints_without_a_minus_sign():
+    from toyneg.stats import Comparison
+    c = Comparison("a", "b", "m", 5, 0.7, 0.7, -8.9e-17, -8.9e-17, 0.14, 1.0, 0.0)
+    assert "= +0.000 [95% CI +0.000, +0.140]" in str(c)
+
+
 def test_too_few_seeds_warns():
     with pytest.warns(UserWarning, match="only 3 matched seed"):
         c = compare_paired({0: 0.1, 1: 0.2, 2: 0.3}, {0: 0.5, 1: 0.6, 2: 0.7})

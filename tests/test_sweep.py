@@ -110,6 +110,7 @@ def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
     r = cli(TINY, "--out", full, "--compare", "local", "negated")
     assert r.returncode == 0, r.stderr
     assert "paired permutation p" in r.stdout and "only 2 matched seed" in r.stdout
+    assert "UserWarning" not in r.stderr  # the few-seeds warning is printed once, in the result
     r = cli(TINY, "--out", full, "--compare", "negated,diversity=1", "negated,diversity=4",
             "--metric", "open_p")
     assert r.returncode == 0 and "open_p: negated,diversity=4 - negated,diversity=1" in r.stdout

@@ -181,6 +181,106 @@ def batching(cfg: Config, ns=(1, 4, 16, 64)) -> list:
     return rows
 
 
+def step_products(cfg: Config, vocab: int) -> list:
+    """Every matrix product of one training step of `cfg`: (part, name, batch, m, k, n, layout,
+    count per step).  `layout` says which operand is read transposed, as the backward pass reads
+    them: "nn" a(m,k) @ b(k,n); "nt" a(m,k) @ b(n,k)^T; "tn" a(k,m)^T @ b(k,n).  Their FLOPs add
+    up to exactly `flops_per_token` x tokens (a test checks it)."""
+    N, d, L, T = cfg.batch * cfg.ctx, cfg.width, cfg.depth, cfg.ctx
+    BH, K = cfg.batch * cfg.heads, cfg.width // cfg.heads
+    rows = []
+    for name, i, o, c in (("qkv", d, 3 * d, L), ("proj", d, d, L), ("up", d, 4 * d, L),
+                          ("down", 4 * d, d, L), ("unembed", d, vocab, 1)):
+        rows += [("dense forward", name, 1, N, i, o, "nn", c),
+                 ("dense input gradient", name, 1, N, o, i, "nt", c),
+                 ("dense weight gradient", name, 1, i, N, o, "tn", c)]
+    rows += [("attention forward", "scores q k^T", BH, T, K, T, "nt", L),
+             ("attention forward", "mix a v", BH, T, T, K, "nn", L),
+             ("attention backward", "d scores dy v^T", BH, T, K, T, "nt", L),
+             ("attention backward", "dv a^T dy", BH, T, T, K, "tn", L),
+             ("attention backward", "dq ds k", BH, T, T, K, "nn", L),
+             ("attention backward", "dk ds^T q", BH, T, T, K, "tn", L)]
+    return rows
+
+
+def _shapes(b, m, k, n, layout):
+    pre = (b,) if b > 1 else ()
+    a = pre + ((k, m) if layout == "tn" else (m, k))
+    return a, pre + ((n, k) if layout == "nt" else (k, n))
+
+
+def _best_call_s(call, reps: int) -> float:
+    """Best mean seconds per call over three rounds of `reps` back-to-back calls."""
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        call(reps)
+        best = min(best, (time.perf_counter() - t) / reps)
+    return best
+
+
+def kernels(cfg: Config, vocab: int, reps: int = 20) -> list:
+    """Each matrix product of a training step (`step_products`) timed alone, in JAX and, when
+    torch is installed, in PyTorch on the same shapes and layouts: which products make the fused
+    step slower or faster than eager PyTorch.  Each row gains `jax_s` and `torch_s` (per call)."""
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    tdev = "cuda" if jax.default_backend() == "gpu" and torch and torch.cuda.is_available() else "cpu"
+    swap = {"nn": lambda a, b: a @ b, "nt": lambda a, b: a @ jnp.swapaxes(b, -1, -2),
+            "tn": lambda a, b: jnp.swapaxes(a, -1, -2) @ b}
+    out = []
+    for part, name, b, m, k, n, lay, count in step_products(cfg, vocab):
+        sa, sb = _shapes(b, m, k, n, lay)
+        x = jax.random.normal(jax.random.PRNGKey(0), sa, jnp.float32)
+        y = jax.random.normal(jax.random.PRNGKey(1), sb, jnp.float32)
+        f = jax.jit(swap[lay]).lower(x, y).compile()
+        jax.block_until_ready(f(x, y))
+
+        def jcall(r):
+            for _ in range(r):
+                z = f(x, y)
+            jax.block_until_ready(z)
+
+        row = {"part": part, "name": name, "batch": b, "m": m, "k": k, "n": n, "layout": lay,
+               "count": count, "flops": 2.0 * b * m * k * n, "jax_s": _best_call_s(jcall, reps),
+               "torch_s": None}
+        if torch is not None:
+            tx, ty = torch.randn(*sa, device=tdev), torch.randn(*sb, device=tdev)
+            op = {"nn": lambda: tx @ ty, "nt": lambda: tx @ ty.transpose(-1, -2),
+                  "tn": lambda: tx.transpose(-1, -2) @ ty}[lay]
+            sync = torch.cuda.synchronize if tdev == "cuda" else (lambda: None)
+
+            def tcall(r):
+                for _ in range(r):
+                    op()
+                sync()
+
+            tcall(2)
+            row["torch_s"] = _best_call_s(tcall, reps)
+        out.append(row)
+    return out
+
+
+def kernel_parts(rows: list) -> list:
+    """Per part of the step: MFLOP, ms per step and GFLOP/s in JAX and PyTorch (products timed
+    alone, times their count per step), plus a total row."""
+    parts = list(dict.fromkeys(r["part"] for r in rows)) + ["all matrix products"]
+    out = []
+    for p in parts:
+        rs = [r for r in rows if r["part"] == p or p == "all matrix products"]
+        fl = sum(r["flops"] * r["count"] for r in rs)
+        js = sum(r["jax_s"] * r["count"] for r in rs)
+        ts = (sum(r["torch_s"] * r["count"] for r in rs)
+              if all(r["torch_s"] is not None for r in rs) else None)
+        out.append({"part": p, "products": sum(r["count"] for r in rs), "mflop": fl / 1e6,
+                    "jax_ms": 1e3 * js, "jax_gflop_per_s": fl / js / 1e9,
+                    "torch_ms": None if ts is None else 1e3 * ts,
+                    "torch_gflop_per_s": None if ts is None else fl / ts / 1e9})
+    return out
+
+
 def torch_eager(cfg: Config, vocab: int, steps: int) -> dict | None:
     """The same model in plain eager PyTorch (AdamW, same shapes), if torch is installed."""
     try:
@@ -268,6 +368,7 @@ def run(steps: int = 100, quick: bool = False, save=None) -> dict:
     part("batching", rows)
     part("torch_eager", torch_eager(base, len(build(base).vocab), 50 if quick else 100))
     part("breakdown", breakdown(base, 20 if quick else 30))
+    part("kernels", kernels(base, len(build(base).vocab), 3 if quick else 20))
     return res
 
 
@@ -328,8 +429,48 @@ def markdown(res: dict) -> str:
                   f"{b['probes_per_checkpoint_ms']:.0f} ms per checkpoint (11 per run)."]
     else:
         lines += ["", f"Step breakdown: {missing}."]
+    lines += _kernel_lines(res, t0, missing)
     lines += ["", f"Benchmark wall time: {res['bench_s']:.0f} s."]
     return "\n".join(lines) + "\n"
+
+
+def _kernel_lines(res: dict, t0: dict, missing: str) -> list:
+    """The per-part matrix-product table and what it says about the step."""
+    rows = res.get("kernels")
+    if not rows:
+        return ["", f"Matrix products timed alone: {missing}."]
+    fmt = lambda v, spec: "n/a" if v is None else format(v, spec)
+    lines = ["", "Where the matrix-product time goes: each product of one default training step "
+             "timed alone (same shapes and transposed operands as the backward pass reads them), "
+             "times its count per step, in JAX and in PyTorch (`torch.matmul`, same threads):", "",
+             "| part of the step | products | MFLOP | JAX ms | JAX GFLOP/s | PyTorch ms | "
+             "PyTorch GFLOP/s |", "|---|---|---|---|---|---|---|"]
+    parts = kernel_parts(rows)
+    for p in parts:
+        lines.append(f"| {p['part']} | {p['products']} | {p['mflop']:.0f} | {p['jax_ms']:.2f} | "
+                     f"{p['jax_gflop_per_s']:.0f} | {fmt(p['torch_ms'], '.2f')} | "
+                     f"{fmt(p['torch_gflop_per_s'], '.0f')} |")
+    total = parts[-1]
+    te = res.get("torch_eager") or {}
+    if t0:
+        text = (f"JAX's products sum to {total['jax_ms']:.1f} ms of its "
+                f"{t0['ms_per_step']:.1f} ms fused step (the other "
+                f"{t0['ms_per_step'] - total['jax_ms']:.1f} ms: elementwise work, softmax, norms, "
+                "AdamW, batch sampling)")
+        if total["torch_ms"] is not None and te.get("ms_per_step"):
+            text += (f"; PyTorch's sum to {total['torch_ms']:.1f} ms of its "
+                     f"{te['ms_per_step']:.1f} ms eager step (whose attention is one fused "
+                     "`scaled_dot_product_attention` call, not these batched products)")
+        lines += ["", text + "."]
+    worst = sorted((r for r in rows if r["torch_s"] is not None),
+                   key=lambda r: (r["torch_s"] - r["jax_s"]) * r["count"])[:3]
+    if worst and worst[0]["jax_s"] > worst[0]["torch_s"]:
+        lines += ["", "Products where JAX loses most time to PyTorch per step: " + "; ".join(
+            f"{r['name']} ({r['part']}, {'x'.join(map(str, (r['batch'], r['m'], r['k'], r['n'])))}"
+            f" b x m x k x n): {r['flops'] / r['jax_s'] / 1e9:.0f} vs "
+            f"{r['flops'] / r['torch_s'] / 1e9:.0f} GFLOP/s" for r in worst
+            if r["jax_s"] > r["torch_s"]) + "."]
+    return lines
 
 
 def write(res: dict, out: str) -> str:

@@ -62,8 +62,9 @@ class Comparison:
     warning: str = ""
 
     def __str__(self) -> str:
-        s = (f"{self.metric}: {self.b} - {self.a} = {self.diff:+.3f} "
-             f"[95% CI {self.ci_low:+.3f}, {self.ci_high:+.3f}] over {self.n} matched seeds; "
+        r = lambda x: round(x, 3) + 0.0  # a rounding error below 0 prints +0.000, not -0.000
+        s = (f"{self.metric}: {self.b} - {self.a} = {r(self.diff):+.3f} "
+             f"[95% CI {r(self.ci_low):+.3f}, {r(self.ci_high):+.3f}] over {self.n} matched seeds; "
              f"{self.a} {self.mean_a:.3f}, {self.b} {self.mean_b:.3f}; "
              f"paired permutation p = {self.p_value:.4f}; effect size d_z = {self.effect_size:.2f}")
         return s + (f"\nWARNING: {self.warning}" if self.warning else "")

@@ -19,6 +19,7 @@ import os
 import shlex
 import sys
 import time
+import warnings
 
 from . import __version__
 from .config import ConfigError
@@ -196,8 +197,10 @@ def _compare(sweep, out, args, configs) -> int:
     from .store import Store
     store = Store(store_path)
     try:
-        res = compare_store(current_rows(store, configs), sweep.axis_names, *args.compare,
-                            args.metric)
+        with warnings.catch_warnings():  # a few-seeds warning is part of the printed result
+            warnings.simplefilter("ignore", UserWarning)
+            res = compare_store(current_rows(store, configs), sweep.axis_names, *args.compare,
+                                args.metric)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
