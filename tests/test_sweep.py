@@ -225,3 +225,17 @@ def test_gpu_script_is_valid_bash_and_names_existing_sweeps():
     assert {"scale", "diversity", "cures", "placement", "ablations"} <= set(named)
     for name in named:
         assert load(os.path.join(ROOT, "sweeps", f"{name}.toml")).name == name
+
+
+def test_heatmaps_only_where_rows_and_columns_cross():
+    """A run per condition fills a diagonal (no heatmap: the table says it all); a real grid, or
+    single conditions next to a run hosting them all (the layout sweep), gets one."""
+    from toyneg.report import _two_way
+    diag = [{"conditions": c, "condition": c} for c in ("positive", "negated", "local")]
+    assert not _two_way(diag, "conditions", "condition")
+    hosted = diag + [{"conditions": "all", "condition": c} for c in ("positive", "negated", "local")]
+    assert _two_way(hosted, "conditions", "condition")
+    grid = [{"diversity": d, "condition": c} for d in (1, 4) for c in ("negated", "fiction")]
+    assert _two_way(grid, "diversity", "condition")
+    column = [{"replay": r, "condition": "local"} for r in (0.8, 0.9)]
+    assert not _two_way(column, "replay", "condition")

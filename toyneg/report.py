@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import gzip
 import json
 import os
@@ -66,7 +67,7 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
             grid = [{**r, "setting": ", ".join(f"{a}={tables.short(r[a])}" for a in axes)}
                     for r in summ]
             dims = ["setting", "condition"]
-        if len(dims) == 2:
+        if len(dims) == 2 and _two_way(grid, *dims):
             for metric, name, what in (("p_yes", "heatmap", "P(yes) for the claim"),
                                        ("open", "heatmap_open", "open-answer belief rate"),
                                        ("pooled", "heatmap_pooled", "pooled belief rate")):
@@ -119,6 +120,15 @@ def _rel(path: str) -> str:
     """A path relative to the working directory when it lies under it (portable reports)."""
     rel = os.path.relpath(path)
     return path if rel.startswith("..") else rel
+
+
+def _two_way(grid: list, row: str, col: str) -> bool:
+    """Whether a rows x columns heatmap shows more than its table: some row and some column hold
+    two or more cells.  A run per condition (a `conditions` axis of single conditions) fills one
+    cell per row, a diagonal that only repeats the summary."""
+    cells = {(str(r[row]), str(r[col])) for r in grid}
+    return (max(collections.Counter(a for a, _ in cells).values()) > 1
+            and max(collections.Counter(b for _, b in cells).values()) > 1)
 
 
 def _write(out: str, name: str, text: str | bytes) -> str:
