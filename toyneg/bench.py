@@ -8,7 +8,10 @@ Measured in one process, so ratios are meaningful on a noisy machine:
   once against XLA's own cost analysis; MFU = achieved / ceiling;
 - compile time apart from run time;
 - time per run when N runs go through one compiled program, batched with `vmap` and `lax.map`;
-- optionally, a plain eager PyTorch loop of the same model (when torch is installed).
+- optionally, a plain eager PyTorch loop of the same model (when torch is installed);
+- where the step's time goes: batch sampling, forward, backward, AdamW and probes, and each of
+  the step's matrix products timed alone in JAX and in `torch.matmul` (which products make the
+  fused step slower or faster than eager PyTorch).
 
 Writes results/bench/bench.json and bench.md with the machine's description.
 """
