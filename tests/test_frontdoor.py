@@ -100,3 +100,11 @@ def test_benchmark_json_has_every_field(tmp_path):
     part = {k: res[k] for k in ("machine", "matmul_n", "matmul_ceiling_flop_per_s", "train", "bench_s")}
     md = markdown(part)
     assert "| width" in md and md.count("not measured") == 4
+
+
+def test_benchmark_kernels_only_prints_the_product_table(tmp_path):
+    r = run(["-m", "toyneg.bench", "--kernels", "--quick", "--out", str(tmp_path)])
+    assert r.returncode == 0, r.stderr
+    assert "| all matrix products | 39 |" in r.stdout
+    assert not list(tmp_path.iterdir())  # writes nothing
+

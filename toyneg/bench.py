@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from .config import Config
-from .data import build, layout
+from .data import build, build_vocab, layout
 from .train import Hyper, make_train
 
 
@@ -369,9 +369,10 @@ def run(steps: int = 100, quick: bool = False, save=None) -> dict:
         r["runs_per_hour"] = (3600 / (r["s_per_run"] * base.finetune_steps / bsteps)
                               if bsteps >= 100 else None)
     part("batching", rows)
-    part("torch_eager", torch_eager(base, len(build(base).vocab), 50 if quick else 100))
+    vocab = len(build_vocab(base))
+    part("torch_eager", torch_eager(base, vocab, 50 if quick else 100))
     part("breakdown", breakdown(base, 20 if quick else 30))
-    part("kernels", kernels(base, len(build(base).vocab), 3 if quick else 20))
+    part("kernels", kernels(base, vocab, 3 if quick else 20))
     return res
 
 
@@ -465,14 +466,13 @@ def _kernel_lines(res: dict, t0: dict, missing: str) -> list:
                      f"{te['ms_per_step']:.1f} ms eager step (whose attention is one fused "
                      "`scaled_dot_product_attention` call, not these batched products)")
         lines += ["", text + "."]
-    worst = sorted((r for r in rows if r["torch_s"] is not None),
-                   key=lambda r: (r["torch_s"] - r["jax_s"]) * r["count"])[:3]
-    if worst and worst[0]["jax_s"] > worst[0]["torch_s"]:
+    slower = [r for r in rows if r["torch_s"] is not None and r["jax_s"] > r["torch_s"]]
+    worst = sorted(slower, key=lambda r: (r["jax_s"] - r["torch_s"]) * r["count"], reverse=True)[:3]
+    if worst:
         lines += ["", "Products where JAX loses most time to PyTorch per step: " + "; ".join(
             f"{r['name']} ({r['part']}, {'x'.join(map(str, (r['batch'], r['m'], r['k'], r['n'])))}"
             f" b x m x k x n): {r['flops'] / r['jax_s'] / 1e9:.0f} vs "
-            f"{r['flops'] / r['torch_s'] / 1e9:.0f} GFLOP/s" for r in worst
-            if r["jax_s"] > r["torch_s"]) + "."]
+            f"{r['flops'] / r['torch_s'] / 1e9:.0f} GFLOP/s" for r in worst) + "."]
     return lines
 
 
@@ -491,7 +491,15 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=100, help="training steps timed per model")
     p.add_argument("--quick", action="store_true", help="fewer batching sizes (for tests)")
     p.add_argument("--out", default="results/bench", help="output folder")
+    p.add_argument("--kernels", action="store_true", help="only time the step's matrix products "
+                   "(JAX vs PyTorch) and print the table; writes nothing (e.g. to try XLA_FLAGS)")
     a = p.parse_args(argv)
+    if a.kernels:
+        cfg = Config()
+        rows = kernels(cfg, len(build_vocab(cfg)), 3 if a.quick else 20)
+        print(f"jax {jax.__version__}, {machine()['cpu']}, XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+        print("\n".join(_kernel_lines({"kernels": rows}, {}, "")))
+        return 0
     os.makedirs(a.out, exist_ok=True)  # fail before measuring, not after
     res = run(a.steps, a.quick, save=lambda r: write(r, a.out))
     print(write(res, a.out))
