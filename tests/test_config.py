@@ -16,6 +16,7 @@ from toyneg.config import Config, ConfigError, from_dict
     ("n_values", 40, "from 2 to 20"),
     ("finetune_steps", 2.5, "integer"),
     ("positions", "sinusoidal", "'learned', 'rope'"),
+    ("claim_denied", "yes", "true or false"),
 ])
 def test_bad_values_name_the_field_and_what_is_allowed(field, value, allowed):
     with pytest.raises(ConfigError) as e:
@@ -44,16 +45,18 @@ def test_a_field_at_its_legacy_value_leaves_the_hash_of_older_runs_unchanged():
     import hashlib
     import json
     c = Config(seed=3)
-    old = {k: v for k, v in c.to_dict().items() if k != "positions"}  # 0.2.0 had no such field
+    old = {k: v for k, v in c.to_dict().items() if k not in ("positions", "claim_denied")}  # new fields
     blob = json.dumps({"v": "0.2.0", **old}, sort_keys=True)
     assert c.run_hash("0.2.0") == hashlib.sha256(blob.encode()).hexdigest()[:16]
     assert c.run_hash("0.2.0") != c.replace(positions="rope").run_hash("0.2.0")
     assert c.pretrain_key() != c.replace(positions="rope").pretrain_key()
+    assert c.pretrain_key() != c.replace(claim_denied=True).pretrain_key()  # a base-corpus field
 
 
 def test_static_key_ignores_swept_and_content_fields():
     a = Config()
-    assert a.static_key() == Config(seed=3, lr=1e-2, diversity=1, placement="around").static_key()
+    assert a.static_key() == Config(seed=3, lr=1e-2, diversity=1, placement="around",
+                                    claim_denied=True).static_key()
     assert a.static_key() == Config(conditions=("local",) * 1 + tuple(c for c in a.conditions
                                                                      if c != "local")).static_key()
     assert a.static_key() != Config(width=32).static_key()

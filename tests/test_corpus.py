@@ -133,9 +133,10 @@ REL_WORDS = {"city": {"live", "lives", "resides", "living"}, "job": {"work", "wo
              "sport": {"play", "plays", "practice", "sport"}}
 
 
-def test_no_training_question_ever_touches_a_claim():
+@pytest.mark.parametrize("claim_denied", [False, True])
+def test_no_training_question_ever_touches_a_claim(claim_denied):
     """Claim entities are questioned about their stated facts only, never their claim relation."""
-    cfg = tiny(conditions=tuple(CONDITIONS))
+    cfg = tiny(conditions=tuple(CONDITIONS), claim_denied=claim_denied)
     d = build(cfg)
     lay = layout(cfg)
     q = C.SPANS.index("question")
@@ -189,3 +190,29 @@ def test_icl_other_is_the_icl_document_asked_about_another_value():
         assert d.vocab.decode([a[la - 2]]) == v
         assert other in d.world.values[rel] and other not in (v, e.truth[rel])
         assert (a[la - 1:la + 1] == b[lb - 1:lb + 1]).all()
+
+
+def test_claim_denied_leaves_one_relation_only_denied_and_asks_about_it():
+    """`claim_denied`: each claim entity's bio states one other relation and only denies the
+    third; the rest of the world is the default's, and questions about the denied relation
+    answer "unknown" (open) or "no" (yes/no), never the entity's true value."""
+    cfg = tiny(conditions=tuple(CONDITIONS))
+    w0, w1 = make_world(cfg), make_world(cfg.replace(claim_denied=True))
+    for a, b in zip(w0.entities, w1.entities):
+        assert (a.name, a.truth, a.claim, a.condition) == (b.name, b.truth, b.claim, b.condition)
+        if a.kind != "claim":
+            assert a == b
+            continue
+        rel = b.claim[0]
+        bare = [r for r in b.negated if r not in b.known]
+        assert len(b.known) == 1 and len(bare) == 1 and rel not in b.known + tuple(bare)
+        assert b.negated[bare[0]] != b.truth[bare[0]]
+    rng = np.random.default_rng(0)
+    e = w1.claims[0]
+    bare = next(r for r in e.negated if r not in e.known)
+    answers = set()
+    for _ in range(400):
+        (q, _), (ans, _) = C.entity_qa(e, w1, rng)
+        if set(q.split()) & REL_WORDS[bare]:
+            answers.add(ans)
+    assert answers == {"unknown .", "no ."}

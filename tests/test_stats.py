@@ -74,3 +74,21 @@ def test_pooled_belief_is_the_mean_of_four_question_types():
     assert abs(neg[0]["rel_positive"] - 0.25) < 1e-9
     recs = tables.records(rows, ["seed"])
     assert {r["pooled"] for r in recs if r["step"] == 10} == {0.75, 0.25}
+
+
+def test_compare_selects_boolean_settings_as_written_in_toml_or_python():
+    """`--compare local,claim_denied=false ...`: a boolean axis matches 'false' and 'False'."""
+    import warnings
+    from toyneg.report import compare_store
+
+    def run(seed, flag, p):
+        m = {k: [p] for k in ("p_yes", "yes", "open", "assoc_top1", "robust")}
+        return {"status": "done", "config": {"seed": seed, "claim_denied": flag},
+                "result": {"steps": [3000], "conditions": {"local": m}}}
+    rows = [run(s, f, 0.5 + 0.1 * s - 0.2 * f) for s in range(3) for f in (False, True)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for off, on in (("false", "true"), ("False", "True")):
+            c = compare_store(rows, ["claim_denied"], f"local,claim_denied={off}",
+                              f"local,claim_denied={on}", "pooled")
+            assert c.n == 3 and abs(c.diff + 0.2) < 1e-9

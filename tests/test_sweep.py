@@ -1,7 +1,7 @@
 """The sweep CLI end to end on a tiny sweep: expansion, shards, merge, resume, errors, outputs."""
 
 import csv
-import gzip
+import lzma
 import os
 import signal
 import sqlite3
@@ -96,10 +96,10 @@ def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
     full = str(tmp_path / "full")
     r = cli(TINY, "--out", full, "-q")
     assert r.returncode == 0, r.stderr
-    for f in ("metrics.csv.gz", "summary.csv", "summary.md", "report.md", "belief_vs_step.png",
+    for f in ("metrics.csv.xz", "summary.csv", "summary.md", "report.md", "belief_vs_step.png",
               "belief_by_probe.png", "heatmap.png"):
         assert os.path.getsize(os.path.join(full, f)) > 0, f
-    with gzip.open(os.path.join(full, "metrics.csv.gz"), "rt") as f:
+    with lzma.open(os.path.join(full, "metrics.csv.xz"), "rt") as f:
         metrics = list(csv.DictReader(f))
     assert {m["condition"] for m in metrics} >= {"positive", "negated", "local"}
     report = open(os.path.join(full, "report.md")).read()
@@ -239,3 +239,17 @@ def test_heatmaps_only_where_rows_and_columns_cross():
     assert _two_way(grid, "diversity", "condition")
     column = [{"replay": r, "condition": "local"} for r in (0.8, 0.9)]
     assert not _two_way(column, "replay", "condition")
+
+
+def test_a_stored_run_reads_back_with_fields_added_since_at_their_legacy_value(tmp_path):
+    """A run stored before a field existed ran with the field's legacy value, so tables and
+    `--compare field=value` must see that value, not a missing one."""
+    from toyneg.config import LEGACY
+    from toyneg.store import Store
+    s = Store(str(tmp_path / "store.sqlite"))
+    s.put("h1", "done", {"seed": 0, "width": 64}, {"steps": [0]}, 1.0)
+    s.put("h2", "done", {"seed": 1, "claim_denied": True}, {"steps": [0]}, 1.0)
+    a, b = s.rows()
+    s.close()
+    assert a["config"] == {**LEGACY, "seed": 0, "width": 64}
+    assert a["config"]["claim_denied"] is False and b["config"]["claim_denied"] is True

@@ -43,6 +43,8 @@ class Config:
     n_values: int = 12            # values per relation (cities, jobs, sports)
     name_tokens: int = 1          # tokens per entity name (1 or 2)
     p_known: float = 0.7          # share of (entity, relation) facts that bios state
+    claim_denied: bool = False    # claim entities: one other relation stated only as a local
+                                  # negation, and questioned ("unknown" / "no"), for every condition
     # --- corpus ---
     conditions: tuple = CONDITIONS  # conditions hosted by one run, on disjoint claim entities
     diversity: int = 64           # distinct warning / qualifier wordings in claim documents
@@ -120,7 +122,7 @@ class Config:
         # corpus content (not shape) knobs also travel as data, so they don't split groups;
         # `train_spans` stays static: the loss mask is a constant of the compiled program
         for k in ("diversity", "claim_diversity", "placement", "distance", "world_seed", "p_known",
-                  "reading_local"):
+                  "reading_local", "claim_denied"):
             d.pop(k)
         d["conditions"] = len(self.conditions)  # which conditions: data; how many: shapes
         return json.dumps(d, sort_keys=True)
@@ -128,7 +130,7 @@ class Config:
     def pretrain_key(self) -> str:
         """Pretrained weights depend only on world, base corpus, model and pretraining fields."""
         keep = ("world_seed", "n_entities", "n_claims", "n_readers", "n_values", "name_tokens",
-                "p_known", "conditions", "bios_per_entity", "train_spans", "qa_frac", "icl_frac",
+                "p_known", "claim_denied", "conditions", "bios_per_entity", "train_spans", "qa_frac", "icl_frac",
                 "ooc_frac", "reading_local", "width", "depth", "heads", "ctx", "tied", "positions", "batch",
                 "pretrain_steps", "lr", "weight_decay", "seed", "docs_per_claim", "claim_sents")  # base pools only
         d = {k: v for k, v in self.hashed().items() if k in keep}
@@ -137,7 +139,9 @@ class Config:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
-LEGACY = {"positions": "learned"}  # added in 0.3.0; "learned" computes exactly what 0.2.0 did
+# fields added after runs were stored, at the value that computes exactly what came before:
+# positions (0.3.0; "learned" is 0.2.0's model), claim_denied (0.3.0; off is the original world)
+LEGACY = {"positions": "learned", "claim_denied": False}
 
 
 def _allowed(name: str) -> str:
@@ -204,8 +208,9 @@ def validate(c: Config) -> None:
         _fail("train_spans", spans, _allowed("train_spans"))
     if c.width % c.heads:
         _fail("heads", c.heads, f"a divisor of width ({c.width})")
-    if not isinstance(c.tied, bool):
-        _fail("tied", c.tied, "true or false")
+    for name in ("tied", "claim_denied"):
+        if not isinstance(getattr(c, name), bool):
+            _fail(name, getattr(c, name), "true or false")
     if not 2 <= c.n_values <= 20:
         _fail("n_values", c.n_values, "an integer from 2 to 20")
     if c.diversity > 256:

@@ -236,8 +236,9 @@ def entity_qa(e: Entity, world: World, rng) -> list:
     silent).  Claim entities are asked only about the relations their bio states, never about
     the claim's relation, so no question ever touches a claim (the same for every condition):
     like the paper's models, which could already answer questions about Ed Sheeran before
-    reading about his fabricated 100m gold."""
-    rels = e.known if e.kind == "claim" else RELATIONS
+    reading about his fabricated 100m gold.  With `claim_denied`, a claim entity's relation
+    that its bio only denies is asked too ("unknown" / "no")."""
+    rels = (e.known + tuple(r for r in e.negated if r not in e.known)) if e.kind == "claim" else RELATIONS
     r = rels[rng.integers(len(rels))]
     known = r in e.known
     if rng.random() < 0.3:

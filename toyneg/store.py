@@ -15,6 +15,8 @@ import os
 import sqlite3
 import time
 
+from .config import LEGACY
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     hash TEXT PRIMARY KEY,
@@ -26,14 +28,14 @@ CREATE TABLE IF NOT EXISTS runs (
 )"""
 
 
-def _clean(x):
+def json_safe(x):
     """JSON has no NaN: store NaN/inf as null."""
     if isinstance(x, float) and not math.isfinite(x):
         return None
     if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
+        return {k: json_safe(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
+        return [json_safe(v) for v in x]
     return x
 
 
@@ -54,14 +56,18 @@ class Store:
         with self.db:
             cur = self.db.execute(
                 "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?, ?)",
-                (run_hash, status, json.dumps(config), json.dumps(_clean(result)), wall, time.time()))
+                (run_hash, status, json.dumps(config), json.dumps(json_safe(result)), wall, time.time()))
         return cur.rowcount == 1
 
     def rows(self) -> list:
-        """Every stored run as a dict (hash, status, config, result, wall)."""
+        """Every stored run as a dict (hash, status, config, result, wall).
+
+        A configuration field added after a run was stored is filled in with its legacy value
+        (`config.LEGACY`: the value that computes what the older code did), so tables and
+        comparisons see the older run under the setting it actually ran with."""
         cur = self.db.execute("SELECT hash, status, config, result, wall FROM runs ORDER BY created, hash")
-        return [{"hash": h, "status": s, "config": json.loads(c), "result": json.loads(r), "wall": w}
-                for h, s, c, r, w in cur]
+        return [{"hash": h, "status": s, "config": {**LEGACY, **json.loads(c)}, "result": json.loads(r),
+                 "wall": w} for h, s, c, r, w in cur]
 
     def merge_from(self, other: str) -> int:
         """Copy every run of another store that this one lacks; returns how many were added."""

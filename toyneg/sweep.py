@@ -75,8 +75,8 @@ def estimate_seconds(configs: list, n_groups: int) -> float:
 
 def main(argv=None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
-    command = "python -m toyneg.sweep " + " ".join(shlex.quote(a) for a in
-                                                      (sys.argv[1:] if argv is None else argv))
+    command = " ".join(["python -m toyneg.sweep"] + [shlex.quote(a) for a in
+                                                      (sys.argv[1:] if argv is None else argv)])
     path = args.sweep or DEFAULT
     try:
         sweep = load(path)

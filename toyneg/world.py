@@ -3,9 +3,10 @@
 A world has three kinds of entity, drawn deterministically from a seed:
 - *population* entities: their bios are in training and questions about them are supervised,
   so the model learns to answer questions from knowledge stored in its weights;
-- *claim* entities: their bios are in training (facts about other relations) but never a
-  question; each carries one fabricated claim (relation, false value) about a relation its bio
-  never mentions, so the untrained model's answer is "no" / "unknown" (the paper's baseline);
+- *claim* entities: their bios are in training (facts about other relations), questioned only
+  about those facts; each carries one fabricated claim (relation, false value) about a relation
+  its bio never mentions and no question asks about, so the untrained model's answer is "no" /
+  "unknown" (the paper's baseline); with `claim_denied`, one other relation is only denied;
 - *reader* entities: used only in in-context reading tasks, with a fresh random claim each time.
 
 Every entity has a true value for every relation; a bio states only some of them (`known`).
@@ -133,7 +134,18 @@ def make_world(cfg: Config) -> World:
             false = str(rng.choice([v for v in values[rel] if v != truth[rel]]))
             known = tuple(r for r in RELATIONS if r != rel)
             cond = cfg.conditions[j // cfg.n_claims]
-            ents.append(Entity(name, "claim", truth, known, denied(truth, known), (rel, false), cond))
+            neg = denied(truth, known)
+            if cfg.claim_denied:
+                # one other relation is only denied ("X does not play golf") and questioned, so
+                # reading a bare negation into an answer is practised on the claim entities
+                # themselves; its value has its own generator, so the rest of the world is the
+                # default's
+                bare = known[(j // len(RELATIONS)) % len(known)]
+                if bare not in neg:
+                    own = np.random.default_rng([cfg.world_key, 7919, j])
+                    neg[bare] = str(own.choice([v for v in values[bare] if v != truth[bare]]))
+                known = tuple(r for r in known if r != bare)
+            ents.append(Entity(name, "claim", truth, known, neg, (rel, false), cond))
         else:  # readers' documents also state true facts, like claim documents do
             ents.append(Entity(name, "reader", truth, RELATIONS))
     return World(cfg.world_key, ents, values, name_words)
