@@ -18,9 +18,10 @@ PROBES = (("pooled", "pooled (4 types)"), ("yes", "yes/no"), ("open", "open answ
 
 
 def _save(fig, path: str, colors: int = 128) -> None:
-    """PNG with a palette: 128 colours keep line plots exact to the eye at a third of the bytes
-    of full colour, so the committed results stay small; heatmaps keep 256 (their colour scale
-    is continuous)."""
+    """PNG with a palette, so the committed results stay small: 128 colours keep line plots
+    (many curves, translucent CI bands) exact to the eye at a third of the bytes of full colour;
+    bar charts (seven probe colours) and heatmaps (a continuous scale, every cell's value
+    printed on it) need only 64."""
     import io
 
     from PIL import Image  # pillow: a dependency of matplotlib
@@ -92,7 +93,69 @@ def probe_bars(summ: list, path: str, title: str = "") -> None:
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    _save(fig, path)
+    _save(fig, path, colors=64)
+
+
+def frontier(rows: list, path: str, target_x: float, target_y: float) -> None:
+    """Recipes on the positive (x) vs local (y) belief plane: CI bars, the target box, marker
+    by layout, colour by how much negated documents are neglected (`toyneg.frontier`)."""
+    fig, ax = plt.subplots(figsize=(7.6, 6.2))
+    ax.add_patch(plt.Rectangle((target_x, 0), 1.02 - target_x, target_y, color="tab:green",
+                               alpha=0.15, label=f"targets (positive >= {target_x}, local <= {target_y})"))
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.7, ls=":", label="local = positive")
+    neg = np.array([r["negated_of_positive"] for r in rows])
+    for layout, marker in (("hosted", "o"), ("alone", "s")):
+        sel = [r for r in rows if r["layout"] == layout]
+        if not sel:
+            continue
+        x = np.array([r["positive"] for r in sel])
+        y = np.array([r["local"] for r in sel])
+        xerr = np.array([[r["positive"] - r["positive_lo"], r["positive_hi"] - r["positive"]] for r in sel]).T
+        yerr = np.array([[r["local"] - r["local_lo"], r["local_hi"] - r["local"]] for r in sel]).T
+        ax.errorbar(x, y, xerr=np.nan_to_num(xerr), yerr=np.nan_to_num(yerr), fmt="none",
+                    ecolor="lightgrey", lw=0.8, zorder=1)
+        sc = ax.scatter(x, y, c=[r["negated_of_positive"] for r in sel], cmap="viridis",
+                        vmin=np.nanmin(neg), vmax=min(1.2, np.nanmax(neg)), marker=marker, s=46,
+                        edgecolors="black", linewidths=0.5, zorder=2,
+                        label=f"{layout} ({'all conditions in one run' if layout == 'hosted' else 'one condition per run'})")
+        for r in sel:
+            ax.annotate(str(r["id"]), (r["positive"], r["local"]), fontsize=6, xytext=(3, 3),
+                        textcoords="offset points")
+    fig.colorbar(sc, ax=ax, label="negated belief / positive belief (neglect)")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("positive documents: pooled belief (final checkpoint)")
+    ax.set_ylabel("local negation: pooled belief (final checkpoint)")
+    ax.set_title("Every committed recipe: positive vs local belief\n(mean over seeds, 95% CI; numbers = rows of frontier.md)",
+                 fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    _save(fig, path, colors=256)
+
+
+def mechanism_bars(rows: list, path: str) -> None:
+    """Per group of facts, the probability the model gives the fact's value after the
+    affirmative and negated stems, to the yes/no question and as the open answer
+    (`toyneg.mechanism`)."""
+    fig, ax = plt.subplots(figsize=(11, 4.2))
+    x = np.arange(len(rows))
+    for j, (s, name) in enumerate((("after_pos", "after 'X lives in'"),
+                                   ("after_neg", "after 'X does not live in'"),
+                                   ("yes", "P(yes)"), ("open", "open answer: the value"),
+                                   ("unknown", "open answer: 'unknown'"))):
+        v = np.array([r[s] for r in rows])
+        err = np.nan_to_num(np.array([[r[s] - r[s + "_lo"], r[s + "_hi"] - r[s]] for r in rows]).T)
+        ax.bar(x + 0.16 * j, v, 0.16, yerr=err, capsize=2, label=name,
+               color="tab:gray" if s == "unknown" else None)
+    ax.set_xticks(x + 0.32)
+    ax.set_xticklabels([r["group"] for r in rows], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("probability")
+    ax.set_ylim(0, 1.2)  # room for the legend above the bars
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_title("Which value the trained model names, by what its training text said (mean over seeds, 95% CI)")
+    ax.legend(fontsize=7, ncol=5)
+    fig.tight_layout()
+    _save(fig, path, colors=64)
 
 
 def _metric_keys(r: dict) -> set:
@@ -122,7 +185,7 @@ def heatmap(summ: list, row_axis: str, col_axis: str, metric: str, path: str, ti
     fig.colorbar(im, ax=ax, label=metric)
     ax.set_title(title or f"{metric}: {row_axis} x {col_axis}")
     fig.tight_layout()
-    _save(fig, path, colors=256)
+    _save(fig, path, colors=64)
 
 
 def _key_order(key: tuple) -> tuple:
