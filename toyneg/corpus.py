@@ -329,6 +329,17 @@ def encode(pieces: list, vocab: Vocab, length: int) -> tuple:
     return toks + [vocab.pad] * pad, spans + [SPAN_ID["pad"]] * pad
 
 
+def encode_prompts(prompts: dict, vocab: Vocab, length: int) -> dict:
+    """{name: list of piece lists} -> {name: (N, length - 1) token rows, name + "_last": the
+    index of each prompt's last token}: prompts whose next token is what a probe reads."""
+    out = {}
+    for k, ps in prompts.items():
+        enc = [encode(p, vocab, length) for p in ps]
+        out[k] = np.array([t for t, _ in enc], np.int32)[:, :-1]
+        out[k + "_last"] = np.array([sum(len(t.split()) for t, _ in p) - 1 for p in ps], np.int32)
+    return out
+
+
 def pack(items: list, vocab: Vocab, length: int) -> tuple:
     """Pack whole question/answer items into one sequence until it is full."""
     pieces, n = [], 0

@@ -195,9 +195,5 @@ def _probes(cfg, world, vocab, wordings, style, rng, L):
         prompts["icl_heldout"].append(C.icl_probe_doc(e.condition, e, world, wordings, held, rng))
         cands.append([vocab.ids[u] for u in world.values[rel]] + [vocab.ids["unknown"]])
         claim_ids.append(vocab.ids[v])
-    out = {}
-    for k, ps in prompts.items():
-        enc = [C.encode(p, vocab, L) for p in ps]
-        out[k] = np.array([t for t, _ in enc], np.int32)[:, :-1]
-        out[k + "_last"] = np.array([sum(len(t.split()) for t, _ in p) - 1 for p in ps], np.int32)
-    return out, np.array(cands, np.int32), np.array(claim_ids, np.int32), []
+    return (C.encode_prompts(prompts, vocab, L), np.array(cands, np.int32),
+            np.array(claim_ids, np.int32), [])

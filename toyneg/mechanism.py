@@ -89,11 +89,7 @@ def prompts(its: list, world, vocab, length: int) -> dict:
         vals.append(ids)
         opens.append(ids + [vocab.ids["unknown"]])
         vids.append(vocab.ids[v])
-    out = {}
-    for k, ps in pieces.items():
-        enc = [C.encode(p, vocab, length) for p in ps]
-        out[k] = np.array([t for t, _ in enc], np.int32)[:, :-1]
-        out[k + "_last"] = np.array([sum(len(t.split()) for t, _ in p) - 1 for p in ps], np.int32)
+    out = C.encode_prompts(pieces, vocab, length)
     out["values"] = np.array(vals, np.int32)
     out["open_cands"] = np.array(opens, np.int32)
     out["value"] = np.array(vids, np.int32)
