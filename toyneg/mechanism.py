@@ -178,7 +178,9 @@ def markdown(rows: list, command: str, cfgs: list) -> str:
              "sets fields). Probes of the final weights, mean over each group's facts, then mean "
              "[95% bootstrap CI] over seeds.", "",
              "- `after 'X lives in'` / `after 'X does not live in'`: P(value) among the relation's "
-             "values after the affirmative / negated stem (`<doc>` first, as documents start);",
+             "values after the relation's affirmative / negated stem ('X lives in', 'X works as', "
+             "'X plays' / 'X does not live in', 'X does not work as', 'X does not play'; `<doc>` "
+             "first, as documents start);",
              "- `P(yes)`: 'does X live in value ?'; `open answer` / `unknown`: P(value) / "
              "P('unknown') among the values and 'unknown' after 'where does X live ?'.", "",
              "| facts | per seed | after 'X lives in' | after 'X does not live in' | P(yes) | open answer | unknown |",
