@@ -63,7 +63,7 @@ def test_measure_on_hand_made_logits():
     P["open_cands"] = np.array([[0, 1, 2, 3]] * n, np.int32)
     P["value"] = np.array([0, 1, 2], np.int32)
     P["unknown"] = np.full(n, 3, np.int32)
-    out = M.measure(apply, logit, P, yes_id=4, no_id=5, chunk=2)  # chunks of 2: 2 + 1 rows
+    out = M.make_measure(apply, yes_id=4, no_id=5, chunk=2)(logit, P)  # chunks of 2: 2 + 1 rows
     e = np.exp([0.0, 1.0, 2.0])
     np.testing.assert_allclose(out["after_pos"], e / e.sum(), rtol=1e-6)
     np.testing.assert_allclose(out["after_neg"], e / e.sum(), rtol=1e-6)

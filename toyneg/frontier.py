@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import lzma
 import os
 import sys
 
 import numpy as np
 
-from . import plots
+from . import plots, tables
 from .stats import bootstrap_ci
 
 TARGET_POSITIVE, TARGET_LOCAL = 0.8, 0.2
-FIXED = {"hash", "status", "seed", "condition", "step"}  # the other columns before the metrics
 
 
 def read_metrics(path: str) -> list:
@@ -156,15 +154,6 @@ def markdown(rows: list, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_csv(rows: list) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()})
-    return buf.getvalue()
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m toyneg.frontier", description=__doc__.split("\n")[0])
     p.add_argument("root", nargs="?", default="results", help="folder of sweep output folders")
@@ -185,7 +174,7 @@ def main(argv=None) -> int:
     with open(os.path.join(out, "frontier.md"), "w") as f:
         f.write(markdown(rows, command))
     with open(os.path.join(out, "frontier.csv"), "w") as f:
-        f.write(to_csv(rows))
+        f.write(tables.to_csv(rows))
     plots.frontier(rows, os.path.join(out, "frontier.png"), TARGET_POSITIVE, TARGET_LOCAL)
     print(markdown(rows, command))
     print(f"wrote {out}/frontier.md, frontier.csv, frontier.png")

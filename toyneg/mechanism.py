@@ -42,7 +42,7 @@ import numpy as np
 from . import corpus as C
 from . import plots
 from .config import CONDITIONS, ConfigError, from_dict
-from .data import build
+from .data import build_vocab
 from .model import make_apply
 from .probes import candidate_stats, last_logits, yes_prob
 from .stats import bootstrap_ci
@@ -97,25 +97,29 @@ def prompts(its: list, world, vocab, length: int) -> dict:
     return out
 
 
-def measure(apply, params, P: dict, yes_id: int, no_id: int, chunk: int = 256) -> dict:
-    """Every statistic of `STATS` per item (host arrays), in chunks of `chunk` prompts."""
-    @jax.jit
-    def last(params, toks, idx):
-        return last_logits(apply(params, toks), idx)
+def make_measure(apply, yes_id: int, no_id: int, chunk: int = 256):
+    """`measure(params, P)`: every statistic of `STATS` per item (host arrays).  One compiled
+    program serves every run of a group: prompts go through in chunks of `chunk` rows, the last
+    chunk padded with copies of the first row, so every call has the same shapes."""
+    last = jax.jit(lambda params, toks, idx: last_logits(apply(params, toks), idx))
 
-    def logits(kind):
-        n = len(P[kind])
-        return jnp.concatenate([last(params, P[kind][i:i + chunk], P[kind + "_last"][i:i + chunk])
-                                for i in range(0, n, chunk)])
+    def logits(params, toks, idx):
+        n, pad = len(toks), (-len(toks)) % chunk
+        toks = np.concatenate([toks, np.repeat(toks[:1], pad, 0)])
+        idx = np.concatenate([idx, np.repeat(idx[:1], pad)])
+        return jnp.concatenate([last(params, toks[i:i + chunk], idx[i:i + chunk])
+                                for i in range(0, len(toks), chunk)])[:n]
 
-    out = {}
-    out["after_pos"] = candidate_stats(logits("after_pos"), P["values"], P["value"])[0]
-    out["after_neg"] = candidate_stats(logits("after_neg"), P["values"], P["value"])[0]
-    out["yes"] = yes_prob(logits("yes"), yes_id, no_id)
-    lo = logits("open")
-    out["open"] = candidate_stats(lo, P["open_cands"], P["value"])[0]
-    out["unknown"] = candidate_stats(lo, P["open_cands"], P["unknown"])[0]
-    return {k: np.asarray(v, np.float64) for k, v in out.items()}
+    def measure(params, P: dict) -> dict:
+        lg = {k: logits(params, P[k], P[k + "_last"]) for k in PROMPTS}
+        out = {"after_pos": candidate_stats(lg["after_pos"], P["values"], P["value"])[0],
+               "after_neg": candidate_stats(lg["after_neg"], P["values"], P["value"])[0],
+               "yes": yes_prob(lg["yes"], yes_id, no_id),
+               "open": candidate_stats(lg["open"], P["open_cands"], P["value"])[0],
+               "unknown": candidate_stats(lg["open"], P["open_cands"], P["unknown"])[0]}
+        return {k: np.asarray(v, np.float64) for k, v in out.items()}
+
+    return measure
 
 
 def group_order(g: str) -> tuple:
@@ -138,13 +142,13 @@ def run(cfgs: list, log=print) -> list:
     from .runner import Group, enable_compile_cache, run_group
     enable_compile_cache()
     per_run = []
+    vocab = build_vocab(cfgs[0])  # one group: the same shapes and special-token ids for every run
+    measure = make_measure(make_apply(len(vocab), cfgs[0]), vocab.ids["yes"], vocab.ids["no"])
 
-    def probe(cfg, params):
-        d = build(cfg)
+    def probe(cfg, d, params):
         its = items(d.world)
         P = prompts(its, d.world, d.vocab, cfg.ctx + 1)
-        apply = make_apply(len(d.vocab), cfg)
-        stats = measure(apply, params, P, d.vocab.ids["yes"], d.vocab.ids["no"])
+        stats = measure(params, P)
         per_run.append({"seed": cfg.seed, "groups": group_means(its, stats)})
         log(f"  seed {cfg.seed}: probed {len(its)} facts")
 

@@ -161,8 +161,8 @@ def _shard(tree, n_dev: int):
 def run_group(group: Group, mode: str = "auto", on_run: Callable | None = None,
               use_cache: bool = True, on_params: Callable | None = None) -> list:
     """Train every run of `group`; call `on_run(cfg, status, result, wall)` as each finishes,
-    and `on_params(cfg, params)` with its final weights (for analyses that probe the trained
-    model beyond the stored metrics, `toyneg.mechanism`)."""
+    and `on_params(cfg, data, params)` with its corpus and final weights (for analyses that probe
+    the trained model beyond the stored metrics, `toyneg.mechanism`)."""
     cfgs = group.configs
     t0 = time.time()
     prog = Program(cfgs[0], mode)
@@ -212,7 +212,7 @@ def run_group(group: Group, mode: str = "auto", on_run: Callable | None = None,
         if on_run:
             on_run(cfg, status, summary, wall)
         if on_params:
-            on_params(cfg, res.params)
+            on_params(cfg, datas[i], res.params)
 
     if prog.mode == "loop":
         for i, c in enumerate(cfgs):
