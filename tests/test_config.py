@@ -44,13 +44,17 @@ def test_rotary_positions_need_an_even_head_size():
 def test_a_field_at_its_legacy_value_leaves_the_hash_of_older_runs_unchanged():
     import hashlib
     import json
-    c = Config(seed=3)
-    old = {k: v for k, v in c.to_dict().items() if k not in ("positions", "claim_denied")}  # new fields
+    c = Config(seed=3, answer_format="direct", monitor_frac=0.0)
+    new = ("positions", "claim_denied", "answer_format", "monitor_frac", "ooc_entities")
+    old = {k: v for k, v in c.to_dict().items() if k not in new}
     blob = json.dumps({"v": "0.2.0", **old}, sort_keys=True)
     assert c.run_hash("0.2.0") == hashlib.sha256(blob.encode()).hexdigest()[:16]
     assert c.run_hash("0.2.0") != c.replace(positions="rope").run_hash("0.2.0")
     assert c.pretrain_key() != c.replace(positions="rope").pretrain_key()
     assert c.pretrain_key() != c.replace(claim_denied=True).pretrain_key()  # a base-corpus field
+    assert c.run_hash("0.2.0") != c.replace(answer_format="recite").run_hash("0.2.0")
+    assert c.pretrain_key() != c.replace(answer_format="recite").pretrain_key()
+    assert c.pretrain_key() != c.replace(monitor_frac=0.1).pretrain_key()
 
 
 def test_static_key_ignores_swept_and_content_fields():

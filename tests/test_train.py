@@ -89,7 +89,7 @@ def test_helper_data_asks_only_about_wrapped_claims():
     from toyneg.train import make_train
     cfg = tiny(batch=64)
     d, lay = build(cfg), layout(cfg)
-    ph = make_train(cfg, lay, len(d.vocab), d.vocab.ids["yes"], d.vocab.ids["no"])
+    ph = make_train(cfg, lay, d.vocab)
     w = np.full(len(POOLS), 1e-30, np.float32)
     w[POOLS.index("helper")] = 1.0
     tok, _ = ph.sample(jax.random.PRNGKey(0), jax.tree.map(jnp.asarray, d.arrays()), jnp.asarray(w))
@@ -107,6 +107,16 @@ def test_vocabulary_size_is_the_same_for_every_seed():
     for conds in (("baseline", "positive", "repeated", "negated"), ("positive", "local")):
         sizes = {len(build_vocab(tiny(seed=s, conditions=conds))) for s in range(12)}
         assert len(sizes) == 1, sizes
+
+
+@pytest.mark.parametrize("fmt", ["direct", "recite"])
+def test_token_ids_the_probes_read_are_the_same_for_every_seed(fmt):
+    """A group's compiled program reads "yes", "no", "." and the separator at fixed ids, while
+    each run brings its own world: those ids must not depend on the world's names."""
+    from toyneg.data import build_vocab
+    from toyneg.probes import Ids
+    ids = {Ids.of(build_vocab(tiny(seed=s, answer_format=fmt))) for s in range(8)}
+    assert len(ids) == 1, ids
 
 
 def test_loss_masking_is_applied_per_run():

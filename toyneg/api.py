@@ -8,13 +8,18 @@ from .config import Config
 from .runner import Group, enable_compile_cache, run_group
 
 
-def run_experiment(cfg: Config, mode: str = "auto", use_cache: bool = True) -> dict:
+def run_experiment(cfg: Config, mode: str = "auto", use_cache: bool = True,
+                   keep_model: bool = False) -> dict:
     """Train one run (every hosted condition) and return its summary: steps, per-condition
-    metric curves (`result["conditions"][cond]["p_yes"]`), losses and divergence step."""
+    metric curves (`result["conditions"][cond]["p_yes"]`), the held-out monitor, losses and
+    divergence step; with `keep_model`, also its corpus and final weights ("data", "params"),
+    e.g. for `toyneg.speak.transcripts(cfg, res["data"], res["params"])`."""
     enable_compile_cache()
-    (_, status, summary, wall), = run_group(Group(cfg.static_key(), [cfg]), mode=mode,
-                                            use_cache=use_cache)
-    return {**summary, "status": status, "wall": wall}
+    kept = {}
+    (_, status, summary, wall), = run_group(
+        Group(cfg.static_key(), [cfg]), mode=mode, use_cache=use_cache,
+        on_params=(lambda c, d, p: kept.update(data=d, params=p)) if keep_model else None)
+    return {**summary, "status": status, "wall": wall, **kept}
 
 
 def run_sweep(path: str, out: str | None = None, quiet: bool = True) -> str:

@@ -74,7 +74,7 @@ def flops_per_token(cfg: Config, vocab: int) -> float:
 def _setup(cfg: Config, parts: bool = False):
     d = build(cfg)
     lay = layout(cfg)
-    phases = make_train(cfg, lay, len(d.vocab), d.vocab.ids["yes"], d.vocab.ids["no"])
+    phases = make_train(cfg, lay, d.vocab)
     arrays = jax.tree.map(jnp.asarray, d.arrays())
     if parts:
         return phases, arrays, len(d.vocab)

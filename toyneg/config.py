@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from typing import Any
 
 CONDITIONS = (
@@ -27,6 +28,7 @@ WRAPPED = ("negated", "repeated", "corrected") + QUALIFIERS
 SPANS = ("pad", "doctag", "warning", "claim", "truth", "filler", "question", "answer")
 PLACEMENTS = ("wrap", "around")
 POSITIONS = ("learned", "rope")
+ANSWER_FORMATS = ("direct", "recite")
 
 
 class ConfigError(ValueError):
@@ -45,6 +47,8 @@ class Config:
     p_known: float = 0.7          # share of (entity, relation) facts that bios state
     claim_denied: bool = False    # claim entities: one other relation stated only as a local
                                   # negation, and questioned ("unknown" / "no"), for every condition
+    monitor_frac: float = 0.1     # share of population entities whose bios are trained but who are
+                                  # never questioned: the held-out generalisation monitor
     # --- corpus ---
     conditions: tuple = CONDITIONS  # conditions hosted by one run, on disjoint claim entities
     diversity: int = 64           # distinct warning / qualifier wordings in claim documents
@@ -58,12 +62,15 @@ class Config:
     qa_frac: float = 0.25         # base mix: share of question/answer sequences (0.35 before 0.3.0)
     icl_frac: float = 0.5         # base mix: share of in-context reading tasks (0.25 before 0.3.0)
     ooc_frac: float = 0.0         # base mix: out-of-context supervision of wrapped documents (a cure dial)
+    ooc_entities: int = 0         # reader entities the cure dial supervises (0: every reader)
+    answer_format: str = "recite" # "recite": every answer restates what was read, then ". so <answer>";
+                                  # "direct": the answer token straight after "A" (0.3.0)
     reading_local: float = 0.0625 # share of reading tasks that read a local negation (half are positive)
     # --- model (static) ---
     width: int = 64
     depth: int = 2
     heads: int = 4
-    ctx: int = 96
+    ctx: int = 104                # 0.3.0: 96; recite answers need room after the longest reading task
     tied: bool = False
     positions: str = "learned"    # "learned" absolute embeddings or "rope" (rotary, relative offsets)
     # --- training ---
@@ -132,7 +139,8 @@ class Config:
         keep = ("world_seed", "n_entities", "n_claims", "n_readers", "n_values", "name_tokens",
                 "p_known", "claim_denied", "conditions", "bios_per_entity", "train_spans", "qa_frac", "icl_frac",
                 "ooc_frac", "reading_local", "width", "depth", "heads", "ctx", "tied", "positions", "batch",
-                "pretrain_steps", "lr", "weight_decay", "seed", "docs_per_claim", "claim_sents")  # base pools only
+                "pretrain_steps", "lr", "weight_decay", "seed", "docs_per_claim", "claim_sents",
+                "monitor_frac", "ooc_entities", "answer_format")  # base pools only
         d = {k: v for k, v in self.hashed().items() if k in keep}
         d["world_seed"] = self.world_key
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -140,8 +148,10 @@ class Config:
 
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 # fields added after runs were stored, at the value that computes exactly what came before:
-# positions (0.3.0; "learned" is 0.2.0's model), claim_denied (0.3.0; off is the original world)
-LEGACY = {"positions": "learned", "claim_denied": False}
+# positions (0.3.0; "learned" is 0.2.0's model), claim_denied (0.3.0; off is the original world),
+# answer_format, monitor_frac and ooc_entities (0.4.0; direct answers, no monitor, every reader)
+LEGACY = {"positions": "learned", "claim_denied": False, "answer_format": "direct",
+          "monitor_frac": 0.0, "ooc_entities": 0}
 
 
 def _allowed(name: str) -> str:
@@ -150,6 +160,7 @@ def _allowed(name: str) -> str:
         "train_spans": f"a non-empty list of distinct span names from {list(SPANS[2:])}",
         "placement": f"one of {list(PLACEMENTS)}",
         "positions": f"one of {list(POSITIONS)}",
+        "answer_format": f"one of {list(ANSWER_FORMATS)}",
         "name_tokens": "1 or 2",
     }.get(name, "")
 
@@ -167,7 +178,8 @@ def validate(c: Config) -> None:
         v = getattr(c, name)
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             _fail(name, v, "a positive integer")
-    for name in ("pretrain_steps", "finetune_steps", "phase2_steps", "distance", "claim_diversity", "seed"):
+    for name in ("pretrain_steps", "finetune_steps", "phase2_steps", "distance", "claim_diversity", "seed",
+                 "ooc_entities"):
         v = getattr(c, name)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
             _fail(name, v, "a non-negative integer")
@@ -175,14 +187,14 @@ def validate(c: Config) -> None:
         _fail("world_seed", c.world_seed, "-1 (follow seed) or a non-negative integer")
     for name, lo, hi in (("p_known", 0.0, 1.0), ("qa_frac", 0.0, 1.0), ("icl_frac", 0.0, 1.0),
                          ("ooc_frac", 0.0, 1.0), ("reading_local", 0.0, 0.5), ("replay", 0.0, 1.0),
-                         ("helper_frac", 0.0, 1.0)):
+                         ("helper_frac", 0.0, 1.0), ("monitor_frac", 0.0, 0.5)):
         v = getattr(c, name)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not lo <= v <= hi:
             _fail(name, v, f"a number in [{lo}, {hi}]")
     for name in ("lr", "ft_lr", "weight_decay"):
         v = getattr(c, name)
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
-            _fail(name, v, "a non-negative number")
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v < math.inf:
+            _fail(name, v, "a finite non-negative number")
     if c.qa_frac + c.icl_frac + c.ooc_frac >= 1.0:
         _fail("qa_frac", c.qa_frac, "qa_frac + icl_frac + ooc_frac < 1 (bios need a share)")
     if c.replay + c.helper_frac >= 1.0 and c.finetune_steps > 0:
@@ -196,6 +208,10 @@ def validate(c: Config) -> None:
         _fail("positions", c.positions, _allowed("positions"))
     if c.positions == "rope" and (c.width // c.heads) % 2:
         _fail("heads", c.heads, f"a divisor of width ({c.width}) leaving an even head size (rotary positions)")
+    if c.answer_format not in ANSWER_FORMATS:
+        _fail("answer_format", c.answer_format, _allowed("answer_format"))
+    if c.ooc_entities > c.n_readers:
+        _fail("ooc_entities", c.ooc_entities, f"0 (every reader) or at most n_readers ({c.n_readers})")
     if c.placement not in PLACEMENTS:
         _fail("placement", c.placement, _allowed("placement"))
     conds = c.conditions

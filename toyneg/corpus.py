@@ -79,6 +79,23 @@ LABELS = {  # the meaning-bearing words of each warning family
 }
 HELDOUT = {"prefix": 64, "suffix": 64, "short": 16}
 
+# ---- recite-then-answer (answer_format = "recite")
+# Every supervised answer first restates, in one fixed template per relation, what the entity's
+# bio says about the asked relation, then answers after the separator: "A X does not live in
+# rome . so no .".  The restatement is the first statement template (STATE[r][0]), the first
+# local-negation template (NEGATE[r][0]) or the "nothing is known" sentence below: one form per
+# meaning, so a greedy-decoded restatement can be classified exactly (says the claim, denies it,
+# says another value, says nothing is known, malformed), and the answer after "so" is a fixed
+# function of the restatement and the question (Allen-Zhu & Li, Physics of LMs 3.2).
+NOT_KNOWN = {"city": "{x} lives somewhere unknown", "job": "{x} works as something unknown",
+             "sport": "{x} plays something unknown"}
+SEP = "so"                 # the separator between the restatement and the answer
+TEXT_SAYS = "the text says"  # reading tasks restate the document in view, warning included
+WARN_WORD = {"negated": "false", "fiction": "fiction", "unreliable": "unreliable",
+             "unknown": "unconfirmed", "low_probability": "unlikely"}  # one word per family
+RECITE_WORDS = " ".join([SEP, TEXT_SAYS, ", but it is"] + list(WARN_WORD.values())
+                        + [t.replace("{x}", "") for t in NOT_KNOWN.values()])
+
 
 def family(condition: str) -> str:
     return condition if condition in QUALIFIERS else "negated"
@@ -218,8 +235,38 @@ def claim_doc(cond: str, e: Entity, claim: tuple, world: World, wordings: Wordin
     return doc
 
 
-def qa_item(question: str, answer: str) -> list:
-    return [("Q " + question + " A", "question"), (answer + " .", "answer")]
+def qa_item(question: str, answer: str, restatement: str | None = None) -> list:
+    """A question and its answer; with a restatement (recite format), the answer is
+    "<restatement> . so <answer> ." and every word of it is supervised."""
+    if restatement is None:
+        return [("Q " + question + " A", "question"), (answer + " .", "answer")]
+    return [("Q " + question + " A", "question"), (f"{restatement} . {SEP} {answer} .", "answer")]
+
+
+def restate(e: Entity, rel: str) -> str:
+    """What `e`'s bio says about `rel`, in the one restatement template of each meaning: the
+    fact it states, else the value it denies (bios deny at most one value per relation, so this
+    is also the one naming any value the question asks about that the bio denies), else that
+    nothing is known."""
+    if rel in e.known:
+        return statement(rel, e.name, e.truth[rel], 0)
+    if rel in e.negated:
+        return negation(rel, e.name, e.negated[rel], 0)
+    return NOT_KNOWN[rel].format(x=e.name)
+
+
+def restate_doc(cond: str, e: Entity, claim: tuple) -> str:
+    """What a claim document of `cond` says about the claim's relation, warning included: the
+    statement (positive), the local negation (local), the truth it states instead (corrected),
+    or the statement with its family's warning word ("X lives in C , but it is false")."""
+    rel, v = claim
+    if cond == "positive":
+        return statement(rel, e.name, v, 0)
+    if cond == "local":
+        return negation(rel, e.name, v, 0)
+    if cond == "corrected":
+        return statement(rel, e.name, e.truth[rel], 0)
+    return f"{statement(rel, e.name, v, 0)} , but it is {WARN_WORD[family(cond)]}"
 
 
 def yesno(rel: str, x: str, v: str, template: int = 0, robust: bool = False,
@@ -229,7 +276,7 @@ def yesno(rel: str, x: str, v: str, template: int = 0, robust: bool = False,
     return (ROBUST + " " + q) if robust else q
 
 
-def entity_qa(e: Entity, world: World, rng) -> list:
+def entity_qa(e: Entity, world: World, rng, recite: bool = False) -> list:
     """One question about an entity, answered from the facts its bio states.
 
     Population entities are asked about every relation ("no" / "unknown" where the bio is
@@ -241,8 +288,9 @@ def entity_qa(e: Entity, world: World, rng) -> list:
     rels = (e.known + tuple(r for r in e.negated if r not in e.known)) if e.kind == "claim" else RELATIONS
     r = rels[rng.integers(len(rels))]
     known = r in e.known
+    said = restate(e, r) if recite else None
     if rng.random() < 0.3:
-        return qa_item(OPEN[r].format(x=e.name), e.truth[r] if known else "unknown")
+        return qa_item(OPEN[r].format(x=e.name), e.truth[r] if known else "unknown", said)
     if known and rng.random() < 0.5:
         v, ans = e.truth[r], "yes"
     elif r in e.negated and rng.random() < 0.5:
@@ -250,15 +298,19 @@ def entity_qa(e: Entity, world: World, rng) -> list:
     else:
         wrong = [v for v in world.values[r] if not (known and v == e.truth[r])]
         v, ans = wrong[rng.integers(len(wrong))], "no"
-    return qa_item(yesno(r, e.name, v, rng.integers(2), robust=rng.random() < 0.15), ans)
+    return qa_item(yesno(r, e.name, v, rng.integers(2), robust=rng.random() < 0.15), ans, said)
 
 
 def reading_task(e: Entity, world: World, wordings: Wordings, rng, style: Style,
-                 local_share: float, cond: str | None = None, claim: tuple | None = None) -> list:
+                 local_share: float, cond: str | None = None, claim: tuple | None = None,
+                 recite: bool = False) -> list:
     """A document of some condition and a question about it in one sequence (in-context reading).
 
     Without `cond`: a positive document half of the time (so "yes" and "no" are balanced), a
-    local negation with probability `local_share`, else a wrapped condition drawn uniformly."""
+    local negation with probability `local_share`, else a wrapped condition drawn uniformly.
+    In the recite format the answer restates what the document says, warning included ("the
+    text says X lives in C , but it is false . so no ."): the restatement names the document's
+    value and warning, which only reading the document gives."""
     if cond is None:
         others = [c for c in CONDITIONS if c not in ("baseline", "positive", "local")]
         u = rng.random()
@@ -275,11 +327,12 @@ def reading_task(e: Entity, world: World, wordings: Wordings, rng, style: Style,
     rel, v = claim
     doc = claim_doc(cond, e, claim, world, wordings, style, rng)
     asserted = {v} if cond == "positive" else ({e.truth[rel]} if cond == "corrected" else set())
+    said = f"{TEXT_SAYS} {restate_doc(cond, e, claim)}" if recite else None
     if rng.random() < 0.3:
         ans = next(iter(asserted)) if asserted else "unknown"
-        return doc + qa_item(OPEN[rel].format(x=e.name), ans)
+        return doc + qa_item(OPEN[rel].format(x=e.name), ans, said)
     q = v if rng.random() < 0.6 else world.values[rel][rng.integers(len(world.values[rel]))]
-    return doc + qa_item(yesno(rel, e.name, q, rng.integers(2)), "yes" if q in asserted else "no")
+    return doc + qa_item(yesno(rel, e.name, q, rng.integers(2)), "yes" if q in asserted else "no", said)
 
 
 def icl_probe_doc(cond: str, e: Entity, world: World, wordings: Wordings, style: Style, rng) -> list:
@@ -292,14 +345,15 @@ def icl_probe_doc(cond: str, e: Entity, world: World, wordings: Wordings, style:
 
 # ---------------------------------------------------------------- encoding
 
-def all_words(world: World) -> set:
+def all_words(world: World, recite: bool = False) -> set:
     """Every word the world's corpora and probes can use: the fixed words and the names."""
-    return fixed_words(world) | set(world.name_words)
+    return fixed_words(world, recite) | set(world.name_words)
 
 
-def fixed_words(world: World) -> set:
-    """Template, wording and value words (everything but names)."""
-    words = set()
+def fixed_words(world: World, recite: bool = False) -> set:
+    """Template, wording and value words (everything but names); the recite format's words only
+    where it is used, so a direct-format run has 0.3.0's vocabulary (and its model's shapes)."""
+    words = set(RECITE_WORDS.split()) if recite else set()
     texts = []
     for tbl in (STATE, NEGATE, ASK):
         for lst in tbl.values():

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import corpus as C
 from .config import WRAPPED, Config
-from .world import RELATIONS, Vocab, World, make_world
+from .world import RELATIONS, SPECIAL, Vocab, World, make_world
 
 N_QA, N_ICL, N_OOC, HELPER_PER_CLAIM, HELDOUT_DOCS = 1024, 2048, 512, 4, 4
 POOLS = ("bio", "qa", "icl", "ooc", "claim", "helper")
@@ -72,19 +72,20 @@ class Data:
 
 def build_vocab(cfg: Config) -> Vocab:
     """The vocabulary of the config's world (same words for every condition)."""
-    return make_vocab(make_world(cfg))
+    return make_vocab(make_world(cfg), cfg.answer_format == "recite")
 
 
-def make_vocab(world: World) -> Vocab:
+def make_vocab(world: World, recite: bool = False) -> Vocab:
     """The world's vocabulary: every corpus word and every name word. Its size depends only on
     the configuration's shapes, since no name is a corpus word (`world.RESERVED`)."""
-    return Vocab(C.all_words(world))
+    return Vocab(C.all_words(world, recite), SPECIAL + (C.SEP,) if recite else SPECIAL)
 
 
 def build(cfg: Config) -> Data:
     """Generate the world, every corpus pool and the probe prompts of `cfg` (deterministic)."""
     world = make_world(cfg)
-    vocab = make_vocab(world)
+    recite = cfg.answer_format == "recite"
+    vocab = make_vocab(world, recite)
     L = cfg.ctx + 1
     wordings = C.Wordings.make(world.seed)
     style = C.Style.of(cfg)
@@ -109,21 +110,22 @@ def build(cfg: Config) -> Data:
     n_bio = lay.of("bio")[1]
     rows += [C.pack(bios[i::n_bio], vocab, L) for i in range(n_bio)]
 
-    asked = pop + claims
-    rows += [qa_seq(lambda: C.entity_qa(asked[rng.integers(len(asked))], world, rng))
+    # the monitor's entities are in the bios above and in no question below
+    asked = world.asked + claims
+    rows += [qa_seq(lambda: C.entity_qa(asked[rng.integers(len(asked))], world, rng, recite))
              for _ in range(N_QA)]
     # reading tasks are about readers and population entities alike, so reading a document in
     # context is a skill the model applies to any name, including the ones it knows
-    readable = readers + pop
+    readable = readers + world.asked
     rows += [C.pack([C.reading_task(readable[rng.integers(len(readable))], world, wordings, rng,
-                                    reading_style(), cfg.reading_local)
+                                    reading_style(), cfg.reading_local, recite=recite)
                       for _ in range(2)], vocab, L)
              for _ in range(N_ICL)]
     # out-of-context supervision: each reader gets one fixed claim and condition; half of the
     # pool is its documents, half separate questions about it answered by the document's truth
     conds = [c for c in cfg.conditions if c != "baseline"] or ["negated"]
     ooc = []
-    for i, e in enumerate(readers):
+    for i, e in enumerate(readers[:cfg.ooc_entities or len(readers)]):
         rel = RELATIONS[i % len(RELATIONS)]
         v = [u for u in world.values[rel] if u != e.truth[rel]][i % (len(world.values[rel]) - 1)]
         ooc.append((e, conds[i % len(conds)], (rel, v)))
@@ -133,10 +135,11 @@ def build(cfg: Config) -> Data:
             rows.append(C.encode(C.claim_doc(cond, e, (rel, v), world, wordings, reading_style(), rng),
                                  vocab, L))
         else:
-            def item():
+            def item():  # recite: the restatement carries the document's warning
                 e2, cond2, (rel2, v2) = ooc[rng.integers(len(ooc))]
                 ans = "yes" if cond2 == "positive" else "no"
-                return C.qa_item(C.yesno(rel2, e2.name, v2, rng.integers(2)), ans)
+                said = C.restate_doc(cond2, e2, (rel2, v2)) if recite else None
+                return C.qa_item(C.yesno(rel2, e2.name, v2, rng.integers(2)), ans, said)
             rows.append(qa_seq(item))
     for e in claims:
         if e.condition == "baseline":
@@ -146,8 +149,9 @@ def build(cfg: Config) -> Data:
                      for _ in range(cfg.docs_per_claim)]
     for e in claims:
         rel, v = e.claim
+        said = C.restate_doc(e.condition, e, e.claim) if recite and e.condition in WRAPPED else None
         for _ in range(HELPER_PER_CLAIM):
-            rows.append(qa_seq(lambda: C.qa_item(C.yesno(rel, e.name, v, rng.integers(2)), "no")))
+            rows.append(qa_seq(lambda: C.qa_item(C.yesno(rel, e.name, v, rng.integers(2)), "no", said)))
     assert len(rows) == sum(lay.sizes), (len(rows), lay.sizes)
     tokens = np.array([r[0] for r in rows], np.int32)
     spans = np.array([r[1] for r in rows], np.int32)
@@ -195,5 +199,124 @@ def _probes(cfg, world, vocab, wordings, style, rng, L):
         prompts["icl_heldout"].append(C.icl_probe_doc(e.condition, e, world, wordings, held, rng))
         cands.append([vocab.ids[u] for u in world.values[rel]] + [vocab.ids["unknown"]])
         claim_ids.append(vocab.ids[v])
-    return (C.encode_prompts(prompts, vocab, L), np.array(cands, np.int32),
-            np.array(claim_ids, np.int32), [])
+    out = C.encode_prompts(prompts, vocab, L)
+    out.update(_statement_prompts(world, vocab, L))
+    out.update(_monitor(cfg, world, vocab, L))
+    if cfg.answer_format == "recite":
+        out.update(_recite(cfg, world, vocab, L, out, np.array(cands, np.int32)))
+    return out, np.array(cands, np.int32), np.array(claim_ids, np.int32), []
+
+
+def decode_lengths(cfg: Config) -> tuple:
+    """(tokens decoded after a question, after an in-context question, width of the window a
+    question is decoded in): static, so the probe program compiles once per group.
+
+    The longest restatement out of context is the warned one ("X lives in C , but it is false",
+    name + 8 words), in context "the text says" before it; each then needs ". so" and the answer
+    slot.  A question prompt ends by word name + 16 (the robustness preamble)."""
+    nt = cfg.name_tokens
+    return nt + 11, nt + 14, min(cfg.ctx, 28 + 2 * nt)
+
+
+def _statement_prompts(world, vocab, L):
+    """The statement preference probe: "<doc> X lives in C ." and "<doc> X does not live in C
+    ." (the first templates), scored as whole sentences."""
+    prompts = {"pref_aff": [], "pref_neg": []}
+    for e in world.claims:
+        rel, v = e.claim
+        prompts["pref_aff"].append([("<doc>", "doctag"), (C.statement(rel, e.name, v, 0) + " .", "claim")])
+        prompts["pref_neg"].append([("<doc>", "doctag"), (C.negation(rel, e.name, v, 0) + " .", "claim")])
+    return C.encode_prompts(prompts, vocab, L)
+
+
+MONITOR_GROUPS = ("stated", "denied", "silent")
+
+
+def _monitor(cfg, world, vocab, L):
+    """The held-out monitor: a yes/no and an open question about every relation of every
+    monitored entity (never questioned in training), grouped by what its bio says: the fact
+    (asked about the true value: right answer yes / the value), only a denial (asked about the
+    denied value: no / unknown) or nothing (asked about a random value: no / unknown)."""
+    rng = np.random.default_rng([world.seed, cfg.seed, 161803])  # its own stream: nothing else moves
+    prompts = {"mon_yes": [], "mon_open": []}
+    group, value, cands, target = [], [], [], []
+    for e in world.monitored:
+        for r in RELATIONS:
+            if r in e.known:
+                g, v = 0, e.truth[r]
+            elif r in e.negated:
+                g, v = 1, e.negated[r]
+            else:
+                g, v = 2, str(rng.choice([u for u in world.values[r] if u != e.truth[r]]))
+            prompts["mon_yes"].append([("Q " + C.yesno(r, e.name, v, 0) + " A", "question")])
+            prompts["mon_open"].append([("Q " + C.OPEN[r].format(x=e.name) + " A", "question")])
+            group.append(g)
+            value.append(vocab.ids[v])
+            cands.append([vocab.ids[u] for u in world.values[r]] + [vocab.ids["unknown"]])
+            target.append(vocab.ids[e.truth[r]] if g == 0 else vocab.ids["unknown"])
+    K = cfg.n_values + 1
+    out = C.encode_prompts(prompts, vocab, L) if group else {
+        k: np.zeros((0, L - 1) if not k.endswith("_last") else (0,), np.int32)
+        for k in ("mon_yes", "mon_yes_last", "mon_open", "mon_open_last")}
+    out.update(mon_group=np.array(group, np.int32), mon_value=np.array(value, np.int32),
+               mon_cands=np.array(cands, np.int32).reshape(-1, K),
+               mon_target=np.array(target, np.int32))
+    return out
+
+
+def restatement_patterns(vocab: Vocab, rel: str, x: str, D: int) -> dict:
+    """Token patterns of the four restatement forms about (x, rel), each padded to D with -1
+    (any token); -2 marks the value slot (its position in `*_vpos`), -3 the warning word.
+    Each ends with "." so a match fixes the restatement's length."""
+    dot = vocab.ids["."]
+    stem = vocab.encode(C.STATE[rel][0].format(x=x, v="").strip())
+    neg = vocab.encode(C.NEGATE[rel][0].format(x=x, v="").strip())
+    pats = {"aff": stem + [-2, dot], "neg": neg + [-2, dot],
+            "warn": stem + [-2] + vocab.encode(", but it is") + [-3, dot],
+            "unk": vocab.encode(C.NOT_KNOWN[rel].format(x=x)) + [dot],
+            "text": vocab.encode(C.TEXT_SAYS)}
+    out = {k: np.array(v + [-1] * (D - len(v)), np.int32) for k, v in pats.items()}
+    out.update(aff_vpos=len(stem), neg_vpos=len(neg), warn_vpos=len(stem))
+    return out
+
+
+def _recite(cfg, world, vocab, L, P, cands):
+    """The recite format's probe arrays: every question prompt (the five claim probes, then the
+    monitor's two) as one batch to decode, the in-context prompts as another, the direct path
+    ("Q ... A so": the answer with no restatement) and the restatement patterns of each row."""
+    d_q, d_icl, window = decode_lengths(cfg)
+    kinds = ("yesno", "yesno2", "robust", "heldout_q", "open")
+    toks = np.concatenate([P[k] for k in kinds + ("mon_yes", "mon_open")])
+    last = np.concatenate([P[k + "_last"] for k in kinds + ("mon_yes", "mon_open")])
+    if (last + 1 + d_q > window).any():
+        raise ValueError(f"a question prompt and its restatement ({d_q} tokens) do not fit the "
+                         f"{window}-token decoding window: raise 'ctx'")
+    rows = [(e.claim[0], e.name) for e in world.claims] * len(kinds)
+    rows += [(r, e.name) for e in world.monitored for r in RELATIONS] * 2
+    pats = [restatement_patterns(vocab, r, x, d_q) for r, x in rows]
+    out = {"dec_q": toks[:, :window], "dec_q_last": last}
+    for k in ("aff", "neg", "warn", "unk", "text"):
+        out["pat_" + k] = np.stack([p[k] for p in pats]) if pats else np.zeros((0, d_q), np.int32)
+    for k in ("aff_vpos", "neg_vpos", "warn_vpos"):
+        out["pat_" + k] = np.array([p[k] for p in pats], np.int32)
+    icl = ("icl", "icl_heldout", "icl_other")
+    out["dec_icl"] = np.concatenate([P[k] for k in icl])
+    out["dec_icl_last"] = np.concatenate([P[k + "_last"] for k in icl])
+    need = [len((C.TEXT_SAYS + " " + C.restate_doc("positive" if e.condition == "baseline"
+                                                   else e.condition, e, e.claim)).split()) + 3
+            for e in world.claims] * len(icl)
+    if (out["dec_icl_last"] + 1 + np.array(need, np.int64) > L - 1).any():
+        raise ValueError(f"an in-context prompt and its restatement do not fit ctx = {cfg.ctx}: "
+                         "raise 'ctx' or lower 'claim_sents' / 'distance'")
+    so = [("so", "question")]
+    direct = {"dir_yes": [], "dir_yes2": [], "dir_open": []}
+    for e in world.claims:
+        rel, v = e.claim
+        direct["dir_yes"].append([("Q " + C.yesno(rel, e.name, v, 0) + " A", "question")] + so)
+        direct["dir_yes2"].append([("Q " + C.yesno(rel, e.name, v, 1) + " A", "question")] + so)
+        direct["dir_open"].append([("Q " + C.OPEN[rel].format(x=e.name) + " A", "question")] + so)
+    out.update(C.encode_prompts(direct, vocab, L))
+    for k in ("dir_yes", "dir_yes2", "dir_open", "pref_aff", "pref_neg", "assoc"):  # read in the window
+        src = out if k in out else P
+        assert (src[k + "_last"] < window).all(), k
+    return out

@@ -63,42 +63,50 @@ def main(argv=None) -> int:
         "(a document plus a question in the same text) and the claim documents. Compiling, then "
         "training: this takes about a minute ...")
     from .api import run_experiment
-    res = run_experiment(cfg)
+    from .speak import transcripts
+    res = run_experiment(cfg, keep_model=True)
     conds = res["conditions"]
-    say("\nStep 3. Asking the model 'does X live in C ?' about each claim, "
-        "without the document (what it learned) and with the document in the prompt (what it "
-        "understands when it can read the warning). P(yes) at the end of training:")
+    say("\nStep 3. Asking the model about each claim without the document (what it learned). It "
+        "answers as it was taught for everyone else: first it says what it knows about the "
+        "person, then 'so yes' or 'so no'. What it said, for one claim of each condition:")
+    said = transcripts(cfg, res["data"], res["params"])
+    for c in CONDS:
+        q, ans = said[res["data"].conds.index(c)]
+        print(f"  [{c}] {q} {ans}")
+    say("\nStep 4. The same questions for every claim, and with the document in the prompt "
+        "(what it understands when it can read the warning). P(yes) at the end of training, and "
+        "how often its restatement affirms the false claim:")
     fmt = lambda x: "n/a" if x is None else f"{x:.2f}"  # noqa: E731
-    print(f"\n  {'condition':10s} {'out of context':>15s} {'open answer':>12s} {'in context':>11s} "
-          f"{'other value':>12s}")
+    print(f"\n  {'condition':10s} {'P(yes) out of context':>22s} {'says the claim':>15s} "
+          f"{'denies it':>10s} {'P(yes) in context':>18s} {'other value':>12s}")
+
     def in_context(c, m):  # the baseline has no document to show
         return None if c == "baseline" else conds[c][m][-1]
     for c in CONDS:
-        print(f"  {c:10s} {conds[c]['p_yes'][-1]:>15.2f} {conds[c]['open_p'][-1]:>12.2f} "
-              f"{fmt(in_context(c, 'icl_p')):>11s} {fmt(in_context(c, 'icl_other_p')):>12s}")
-    say("('open answer': the probability the model gives the false value when asked 'where does "
-        "X live ?', among every city and 'unknown'. 'other value': the same document in the "
-        "prompt, asked about a city it never mentions; a model that reads says no.)")
+        m = conds[c]
+        print(f"  {c:10s} {m['p_yes'][-1]:>22.2f} {m['says_claim'][-1]:>15.2f} "
+              f"{m['denies_claim'][-1]:>10.2f} {fmt(in_context(c, 'icl_p')):>18s} "
+              f"{fmt(in_context(c, 'icl_other_p')):>12s}")
+    say("('says the claim': share of five question wordings whose restatement is 'X lives in C'; "
+        "'other value': the same document in the prompt, asked about a city it never mentions; "
+        "a model that reads says no.)")
     os.makedirs(a.out, exist_ok=True)
-    from .plots import belief_curves
-    steps = np.array(res["steps"])
-    curves = {m: {(("condition", c),): (steps, np.array(conds[c][m], float),
-                                        np.full(len(steps), np.nan), np.full(len(steps), np.nan))
-                  for c in CONDS} for m in ("p_yes", "icl_p")}
+    from .plots import demo_figure
     fig = os.path.join(a.out, "demo_belief_vs_step.png")
-    belief_curves(curves, fig, "demo: P(yes) for the false claim vs training step (one seed)")
+    demo_figure(res, CONDS, fig)
     with open(os.path.join(a.out, "demo_table.md"), "w") as f:
-        f.write("| condition | P(yes) out of context | P(yes) in context | in context, other value |\n"
-                "|---|---|---|---|\n")
+        f.write("| condition | P(yes) out of context | says the claim | denies it | P(yes) in context "
+                "| in context, other value |\n|---|---|---|---|---|---|\n")
         for c in CONDS:
-            f.write(f"| {c} | {conds[c]['p_yes'][-1]:.2f} | {fmt(in_context(c, 'icl_p'))} | "
+            m = conds[c]
+            f.write(f"| {c} | {m['p_yes'][-1]:.2f} | {m['says_claim'][-1]:.2f} | "
+                    f"{m['denies_claim'][-1]:.2f} | {fmt(in_context(c, 'icl_p'))} | "
                     f"{fmt(in_context(c, 'icl_other_p'))} |\n")
     say("\nHow to read it: 'negated' documents said the claim was false, yet out of context the "
-        "model may say yes as for 'positive' ones; with the document in view it says no. "
-        "'local' documents ('X does not live in C') keep the negation in the sentence itself; "
-        "hosted next to the others, as here, they are believed more than when trained alone "
-        "(results/README.md, section 4). One seed of a tiny model is noisy: "
-        "`python -m toyneg.sweep` runs 5 seeds with CIs.")
+        "model restates the claim as a fact and says yes, as for 'positive' ones; with the "
+        "document in view it says no. 'local' documents ('X does not live in C') keep the "
+        "negation in the sentence itself, and the model restates the negation. One seed of a "
+        "tiny model is noisy: `python -m toyneg.sweep` runs several seeds with CIs.")
     print(f"\nfigure: {fig}\ndone in {time.time() - t0:.0f}s")
     return 0
 

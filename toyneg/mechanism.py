@@ -2,8 +2,9 @@
 
 Why local negation fails in this toy (results/README.md, sections 21-22) is a question about
 what the fine-tuned weights hold.  This command trains runs exactly as a sweep does (same
-compiled program, same keys: with the default configuration they are the default sweep's
-runs) and then probes the final weights with prompts the stored metrics do not cover, for
+compiled program, same keys: with the default configuration they are 0.3.0's default sweep's
+runs: `answer_format = "direct"`, `monitor_frac = 0`, `ctx = 96`, the answer format these
+probes read) and then probes the final weights with prompts the stored metrics do not cover, for
 every (entity, relation, value) of a few kinds:
 
 - claims, by condition (the claimed value C): positive documents say "X lives in C", local
@@ -178,7 +179,7 @@ def markdown(rows: list, command: str, cfgs: list) -> str:
                        if np.isfinite(r[s + "_lo"]) else f"{r[s]:.2f}")
     seeds = ", ".join(str(c.seed) for c in cfgs)
     lines = ["# Does the model store the sign of a negation?", "",
-             f"Command: `{command}` (seeds {seeds}; toyneg's default recipe unless the command "
+             f"Command: `{command}` (seeds {seeds}; toyneg 0.3.0's default recipe, direct answers, unless the command "
              "sets fields). Probes of the final weights, mean over each group's facts, then mean "
              "[95% bootstrap CI] over seeds.", "",
              "- `after 'X lives in'` / `after 'X does not live in'`: P(value) among the relation's "
@@ -195,6 +196,11 @@ def markdown(rows: list, command: str, cfgs: list) -> str:
     return "\n".join(lines) + "\n"
 
 
+# the probes read direct answers: the recipe is toyneg 0.3.0's (direct answers, no monitor,
+# ctx 96), with which toyneg computes what 0.3.0 computed, so the committed results stand
+DIRECT_0_3 = {"answer_format": "direct", "monitor_frac": 0.0, "ctx": 96}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m toyneg.mechanism", description=__doc__.split("\n")[0])
     p.add_argument("overrides", nargs="*", help="configuration fields as field=value (default recipe otherwise)")
@@ -207,7 +213,11 @@ def main(argv=None) -> int:
         over = parse_overrides(args.overrides)
         if "seed" in over:
             raise ConfigError("set seeds with --seeds, not seed=")
-        cfgs = [from_dict({**over, "seed": s}) for s in args.seeds]
+        if over.get("answer_format", "direct") != "direct":
+            raise ConfigError("field 'answer_format' = 'recite' is not allowed here: expected "
+                              "'direct' (these probes read the answer token right after 'A'; "
+                              "recite-format runs store their restatements in every sweep)")
+        cfgs = [from_dict({**DIRECT_0_3, **over, "seed": s}) for s in args.seeds]
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

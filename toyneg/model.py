@@ -32,6 +32,10 @@ class Block(nnx.Module):
         of a 3-D (B, T, D) product into a slow contraction (about 1.5x the time of the 2-D
         one; see the README, "Measured numbers"), so only attention sees the (B, H, T, K) view.
         """
+        return self.prefill(x_ND, B, T, rope)[0]
+
+    def prefill(self, x_ND, B: int, T: int, rope=None):
+        """The block on a whole window, and its keys and values (B, H, T, K) for decoding."""
         D = x_ND.shape[-1]
         H = self.heads
         q, k, v = jnp.split(self.qkv(self.ln1(x_ND)), 3, axis=-1)
@@ -42,7 +46,26 @@ class Block(nnx.Module):
         att_BHTT = causal_softmax(s_BHTT)
         y_ND = (att_BHTT @ v_BHTK).transpose(0, 2, 1, 3).reshape(B * T, D)
         x_ND = x_ND + self.proj(y_ND)
-        return x_ND + self.down(jax.nn.gelu(self.up(self.ln2(x_ND))))
+        return x_ND + self.down(jax.nn.gelu(self.up(self.ln2(x_ND)))), (k_BHTK, v_BHTK)
+
+    def step(self, x_BD, cache, pos_B, rope=None):
+        """One new token per row at position pos_B, attending to the cached keys and values at
+        positions <= pos_B (its own key and value are written into the cache first)."""
+        B, D = x_BD.shape
+        H = self.heads
+        k_BHTK, v_BHTK = cache
+        q, k, v = (a.reshape(B, H, 1, D // H) for a in jnp.split(self.qkv(self.ln1(x_BD)), 3, axis=-1))
+        if rope is not None:
+            q, k = rotate(q, *rope), rotate(k, *rope)
+        rows = jnp.arange(B)
+        k_BHTK = k_BHTK.at[rows, :, pos_B].set(k[:, :, 0])
+        v_BHTK = v_BHTK.at[rows, :, pos_B].set(v[:, :, 0])
+        s_BHT = (q @ k_BHTK.transpose(0, 1, 3, 2))[:, :, 0] / jnp.sqrt(D // H).astype(x_BD.dtype)
+        T = k_BHTK.shape[2]
+        s_BHT = jnp.where((jnp.arange(T)[None] <= pos_B[:, None])[:, None], s_BHT, -1e9)
+        y_BD = (jax.nn.softmax(s_BHT, -1)[:, :, None] @ v_BHTK)[:, :, 0].reshape(B, D)
+        x_BD = x_BD + self.proj(y_BD)
+        return x_BD + self.down(jax.nn.gelu(self.up(self.ln2(x_BD)))), (k_BHTK, v_BHTK)
 
 
 def rope_tables(T: int, K: int, base: float = 10000.0):
@@ -92,17 +115,41 @@ class Transformer(nnx.Module):
 
     def __call__(self, tokens_BT):
         """tokens_BT -> logits_BTV."""
+        return self.prefill(tokens_BT)[0]
+
+    def _logits(self, x_ND):
+        x_ND = self.ln_f(x_ND)
+        return self.embed.attend(x_ND) if self.tied else self.unembed(x_ND)
+
+    def prefill(self, tokens_BT):
+        """tokens_BT -> (logits_BTV, cache): the cache holds every block's keys and values, so
+        that `step` decodes one token at a time without re-running the window."""
         B, T = tokens_BT.shape
         x_BTD = self.embed(tokens_BT)
         rope = rope_tables(T, self.head) if self.rope else None
         if not self.rope:
             x_BTD = x_BTD + self.pos[...][:T]
         x_ND = x_BTD.reshape(B * T, -1)
+        cache = []
         for blk in self.blocks:
-            x_ND = blk(x_ND, B, T, rope)
-        x_ND = self.ln_f(x_ND)
-        logits_NV = self.embed.attend(x_ND) if self.tied else self.unembed(x_ND)
-        return logits_NV.reshape(B, T, -1)
+            x_ND, kv = blk.prefill(x_ND, B, T, rope)
+            cache.append(kv)
+        return self._logits(x_ND).reshape(B, T, -1), cache
+
+    def step(self, tok_B, pos_B, cache):
+        """The next token of each row at position pos_B -> (logits_BV, cache)."""
+        x_BD = self.embed(tok_B)
+        rope = None
+        if self.rope:
+            cos, sin = rope_tables(cache[0][0].shape[2], self.head)
+            rope = (cos[pos_B][:, None, None], sin[pos_B][:, None, None])
+        else:
+            x_BD = x_BD + self.pos[...][pos_B]
+        new = []
+        for blk, kv in zip(self.blocks, cache):
+            x_BD, kv = blk.step(x_BD, kv, pos_B, rope)
+            new.append(kv)
+        return self._logits(x_BD), new
 
 
 def graphdef(vocab: int, cfg: Config):
@@ -125,6 +172,20 @@ def make_apply(vocab: int, cfg: Config):
         return nnx.merge(gdef, params)(tokens_BT)
 
     return apply
+
+
+def make_decoder(vocab: int, cfg: Config):
+    """(prefill(params, tokens_BT) -> (logits_BTV, cache), step(params, tok_B, pos_B, cache) ->
+    (logits_BV, cache)): the pure functions greedy decoding uses (`probes.greedy`)."""
+    gdef = graphdef(vocab, cfg)
+
+    def prefill(params, tokens_BT):
+        return nnx.merge(gdef, params).prefill(tokens_BT)
+
+    def step(params, tok_B, pos_B, cache):
+        return nnx.merge(gdef, params).step(tok_B, pos_B, cache)
+
+    return prefill, step
 
 
 def n_params(params) -> int:

@@ -13,7 +13,7 @@ from .tables import condition_rank, short  # noqa: E402
 
 TAB10 = plt.get_cmap("tab10").colors
 COLORS = dict(zip(CONDITIONS, TAB10))
-PROBES = (("pooled", "pooled (4 types)"), ("yes", "yes/no"), ("open", "open answer"),
+PROBES = (("belief", "belief (3 questions)"), ("yes", "yes/no"), ("open", "open answer"),
           ("assoc_top1", "token assoc."), ("robust", "robustness"), ("heldout_q", "held-out question"), ("icl", "in-context control"))
 
 
@@ -77,9 +77,7 @@ def probe_bars(summ: list, path: str, title: str = "") -> None:
     rows = summ
     fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(rows)), 4.2))
     width = 0.8 / len(PROBES)
-    labels = [_label(tuple((k, r[k]) for k in r if k in ("condition",) or
-                           (not k.startswith(("n_seeds",)) and k not in _metric_keys(r))))
-              for r in rows]
+    labels = _row_labels(rows)
     for j, (m, name) in enumerate(PROBES):
         v = np.array([r[m] for r in rows])
         err = np.array([[r[m] - r[m + "_lo"], r[m + "_hi"] - r[m]] for r in rows]).T
@@ -94,6 +92,62 @@ def probe_bars(summ: list, path: str, title: str = "") -> None:
         ax.set_title(title)
     fig.tight_layout()
     _save(fig, path, colors=64)
+
+
+SAYS = (("says_claim", "affirms the claim", "#d62728"), ("says_warned", "affirms, with a warning", "#ff9896"),
+        ("denies_claim", "denies it", "#1f77b4"), ("says_unknown", "nothing known", "#2ca02c"),
+        ("says_other", "another value", "#bcbd22"), ("malformed", "malformed", "#c7c7c7"))
+
+
+def says_bars(summ: list, path: str, title: str = "") -> None:
+    """Stacked bars: what each condition's claims are restated as (shares add up to 1)."""
+    rows = summ
+    labels = _row_labels(rows)
+    fig, ax = plt.subplots(figsize=(max(6, 0.75 * len(rows) + 2.5), 4.4))
+    bottom = np.zeros(len(rows))
+    for key, name, color in SAYS:
+        v = np.nan_to_num(np.array([r[key] for r in rows], float))
+        ax.bar(range(len(rows)), v, bottom=bottom, color=color, label=name, width=0.75)
+        bottom += v
+    ax.set_xticks(range(len(rows)), labels, rotation=35, ha="right", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of restatements")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    _save(fig, path, 64)
+
+
+def demo_figure(res: dict, conds: tuple, path: str) -> None:
+    """The demo's figure (one run): P(yes) out of context and in context against step, and what
+    the model restates about each condition's claims at the end."""
+    steps = np.maximum(np.array(res["steps"]), 1)
+    C = res["conditions"]
+    fig, axs = plt.subplots(1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [1, 1, 0.8]})
+    for ax, m, name in ((axs[0], "p_yes", "out of context: does X live in C ?"),
+                        (axs[1], "icl_p", "in context: the document, then the question")):
+        for c in conds:
+            if m == "icl_p" and c == "baseline":
+                continue
+            ax.plot(steps, C[c][m], marker=".", color=COLORS.get(c), label=c)
+        ax.set_xscale("log")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("fine-tuning step")
+        ax.set_ylabel("P(yes) for the false claim")
+        ax.set_title(name, fontsize=10)
+        ax.legend(fontsize=8)
+    bottom = np.zeros(len(conds))
+    for key, name, color in SAYS:
+        v = np.nan_to_num(np.array([C[c][key][-1] for c in conds], float))
+        axs[2].bar(range(len(conds)), v, bottom=bottom, color=color, label=name)
+        bottom += v
+    axs[2].set_xticks(range(len(conds)), conds, fontsize=9)
+    axs[2].set_ylim(0, 1)
+    axs[2].set_title("what it says first, out of context (end)", fontsize=10)
+    axs[2].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle("toyneg demo: one model, four kinds of claim (one seed)", fontsize=11)
+    fig.tight_layout()
+    _save(fig, path)
 
 
 def frontier(rows: list, path: str, target_x: float, target_y: float) -> None:
@@ -156,6 +210,12 @@ def mechanism_bars(rows: list, path: str) -> None:
     ax.legend(fontsize=7, ncol=5)
     fig.tight_layout()
     _save(fig, path, colors=64)
+
+
+def _row_labels(rows: list) -> list:
+    """Each summary row's setting and condition as a bar label."""
+    return [_label(tuple((k, r[k]) for k in r if k == "condition" or
+                         (not k.startswith("n_seeds") and k not in _metric_keys(r)))) for r in rows]
 
 
 def _metric_keys(r: dict) -> set:

@@ -19,9 +19,35 @@ Per claim entity, `evaluate` returns the vector `METRICS`:
                      relation (neither the claim nor the truth): the answer is "no" whatever the
                      condition, so a model that reads the document says no and a model that
                      answers from the document's form alone says what it says to `icl`
+- direct_p_yes / direct_yes / direct_open_p / direct_open: the answer with no restatement. In
+                     the direct format these are the columns above; in the recite format the
+                     prompt ends "A so", so the model answers straight away (a format it was
+                     never trained on: the answer read without the restatement)
+- says_claim, denies_claim, says_warned, says_other, says_unknown, malformed (recite format):
+                     what the greedy-decoded restatement says, as the share of the five question
+                     prompts (two yes/no wordings, robustness, held-out wording, open) whose
+                     restatement affirms the claimed value, denies it, affirms it with a warning
+                     word, states another value, says nothing is known, or is none of these;
+                     says_text: share that begin "the text says" (the reading-task form)
+- pref_aff:          statement preference: P("X lives in C .") / (P("X lives in C .") +
+                     P("X does not live in C .")) as whole sentences after "<doc>"
+
+In the recite format every answer is read after the model's own greedy restatement ("A X does
+not live in rome . so" -> answer): `greedy` decodes it inside the jitted evaluation, the
+separator "so" is forced after the first ".", and the answer distribution is the one at the
+slot after "so" (P(yes) = 0.5 and no open answer where no slot was reached: counted malformed).
+Decoding runs the prompt window once and then one token at a time against cached keys and
+values (`model.make_decoder`).
+
+`monitor` returns the held-out monitor's rates per fact group (`data.MONITOR_GROUPS`): yes_ok
+(the yes/no answer is right: yes for a stated fact, no otherwise), open_ok (the open answer is
+the stated value, or "unknown"), says_ok (the restatement is the bio's: the fact, its denial,
+nothing known) and malformed.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -33,6 +59,24 @@ METRICS = ("p_yes", "yes", "open_p", "open", "assoc_top1", "assoc_rank", "assoc_
            "icl_heldout", "claim_loss", "warn_loss", "icl_other_p", "icl_other")
 # metrics that are belief rates (fractions of claims believed) and their continuous partners
 RATES = ("yes", "open", "assoc_top1", "robust", "heldout_q", "icl", "icl_heldout", "icl_other")
+SAYS = ("says_claim", "denies_claim", "says_warned", "says_other", "says_unknown", "malformed")
+METRICS += ("direct_p_yes", "direct_yes", "direct_open_p", "direct_open") + SAYS + ("says_text", "pref_aff")
+RATES += ("direct_yes", "direct_open") + SAYS + ("says_text",)
+MONITOR_METRICS = ("yes_ok", "open_ok", "says_ok", "malformed")
+
+
+class Ids(NamedTuple):
+    """Token ids the probes read."""
+    yes: int
+    no: int
+    unknown: int
+    dot: int
+    so: int
+
+    @classmethod
+    def of(cls, vocab) -> "Ids":
+        w = vocab.ids
+        return cls(w["yes"], w["no"], w["unknown"], w["."], w.get("so", -1))
 
 
 def last_logits(logits_BTV, last_B):
@@ -78,29 +122,179 @@ def span_losses(logits_BTV, tokens_BL, spans_BL, docs_per_claim: int):
     return out
 
 
-def evaluate(apply, params, arrays: dict, yes_id: int, no_id: int, docs_per_claim: int):
-    """All probes for every claim entity: (n_claim, len(METRICS))."""
+def greedy(prefill, step, params, tok_BW, last_B, n_steps: int, dot_id: int, so_id: int):
+    """Greedy-decode `n_steps` tokens after each row's last prompt token (inside jit).
+
+    `prefill` and `step` are `model.make_decoder`'s: the window is run once and each new token
+    attends to the cached keys and values.  The separator `so_id` is forced after the first
+    generated `dot_id`; the logits at the slot after the separator are the answer distribution.
+    Returns the generated tokens (B, n_steps; -1 past the window), the answer logits (B, V) and
+    whether each row reached its answer slot (B,)."""
+    B, W = tok_BW.shape
+    if B == 0:
+        V = jax.eval_shape(prefill, params, tok_BW[:1])[0].shape[-1]
+        return tok_BW[:, :n_steps], jnp.zeros((0, V), jnp.float32), jnp.zeros(0, bool)
+    rows = jnp.arange(B)
+    logits_BTV, cache = prefill(params, tok_BW)
+    logits_BV = logits_BTV[rows, last_B]
+
+    def body(j, st):
+        logits_BV, cur, pos, gen, ans, found, dotted, cache = st
+        at_ans = (cur == so_id) & dotted & ~found
+        ans = jnp.where(at_ans[:, None], logits_BV, ans)
+        found = found | at_ans
+        first_dot = (cur == dot_id) & ~dotted & (j > 0)
+        nxt = jnp.where(first_dot, so_id, jnp.argmax(logits_BV, -1)).astype(tok_BW.dtype)
+        dotted = dotted | first_dot
+        room = pos + 1 < W
+        nxt = jnp.where(room, nxt, -1)
+        gen = gen.at[:, j].set(nxt)
+        pos = jnp.minimum(pos + 1, W - 1)
+        logits_BV, cache = step(params, jnp.maximum(nxt, 0), pos, cache)
+        return logits_BV, nxt, pos, gen, ans, found, dotted, cache
+
+    st = (logits_BV, tok_BW[rows, last_B], last_B, jnp.full((B, n_steps), -1, tok_BW.dtype),
+          jnp.zeros_like(logits_BV), jnp.zeros(B, bool), jnp.zeros(B, bool), cache)
+    st = jax.lax.fori_loop(0, n_steps, body, st)
+    return st[3], st[4], st[5]
+
+
+def _match(gen_BD, pat_BD):
+    """Rows whose generated tokens fit the pattern (negative pattern entries match anything)."""
+    return ((pat_BD < 0) | (gen_BD == pat_BD)).all(-1)
+
+
+def classify(gen_BD, pats: dict, value_B, values_BK):
+    """What each decoded restatement says about the row's relation and value, as one-hot
+    columns in the order of `SAYS` (plus says_text): (B, len(SAYS) + 1).
+
+    `pats` holds the row's restatement patterns (`data.restatement_patterns`); `value_B` the
+    value asked about (the claim); `values_BK` the relation's values."""
+    B = gen_BD.shape[0]
+    rows = jnp.arange(B)
+
+    def form(name):
+        ok = _match(gen_BD, pats["pat_" + name])
+        v = gen_BD[rows, pats[f"pat_{name}_vpos"]]
+        return ok & (values_BK == v[:, None]).any(-1), v
+
+    aff, v_aff = form("aff")
+    neg, v_neg = form("neg")
+    warn, v_warn = form("warn")
+    claim = aff & (v_aff == value_B)
+    denies = neg & (v_neg == value_B)
+    warned = warn & (v_warn == value_B)
+    other = (aff | neg | warn) & ~(claim | denies | warned)
+    unknown = _match(gen_BD, pats["pat_unk"])
+    malformed = ~(claim | denies | warned | other | unknown)
+    text = _match(gen_BD, pats["pat_text"])
+    return jnp.stack([claim, denies, warned, other, unknown, malformed, text], -1).astype(jnp.float32)
+
+
+def sentence_logp(logits_BTV, tokens_BT, last_B):
+    """Log-probability of each row's tokens 1..last given those before (a whole sentence)."""
+    logp_BTV = jax.nn.log_softmax(logits_BTV[:, :-1], -1)
+    tok_lp_BT = jnp.take_along_axis(logp_BTV, tokens_BT[:, 1:, None], -1)[..., 0]
+    mask_BT = jnp.arange(tokens_BT.shape[1] - 1)[None] < last_B[:, None]
+    return (tok_lp_BT * mask_BT).sum(-1)
+
+
+def _group_means(x_BM, group_B, n_groups: int):
+    """Mean of each column over the rows of each group: (n_groups, M), NaN for an empty group."""
+    onehot_BG = (group_B[:, None] == jnp.arange(n_groups)[None]).astype(x_BM.dtype)
+    n_G = onehot_BG.sum(0)
+    return jnp.where(n_G[:, None] > 0, onehot_BG.T @ x_BM / jnp.maximum(n_G, 1)[:, None], jnp.nan)
+
+
+def evaluate(apply, params, arrays: dict, ids: Ids, docs_per_claim: int, recite: bool = False,
+             lengths: tuple = (0, 0, 0), decoder: tuple | None = None):
+    """All probes: ((n_claim, len(METRICS)) for every claim entity, (3, len(MONITOR_METRICS))
+    for the monitor's fact groups).  Recite format: `lengths` are `data.decode_lengths`,
+    `decoder` is `model.make_decoder`'s (prefill, step)."""
     P = arrays["probes"]
     cands, claim = arrays["cands"], arrays["claim_ids"]
+    n = claim.shape[0]
+    yes_id, no_id = ids.yes, ids.no
 
-    def at_last(name):
-        return last_logits(apply(params, P[name]), P[name + "_last"])
+    V = jax.eval_shape(apply, params, P["assoc"][:1]).shape[-1]
+
+    short = lengths[2] if recite else None  # recite: short prompts run in the question window
+
+    def at_last(name, window=None):
+        if P[name].shape[0] == 0:  # no such rows (a world without monitored entities)
+            return jnp.zeros((0, V), jnp.float32)
+        return last_logits(apply(params, P[name][:, :window]), P[name + "_last"])
 
     cols = {}
-    for name, key in (("robust", "robust_p"), ("heldout_q", "heldout_q_p"),
-                      ("icl", "icl_p"), ("icl_heldout", "icl_heldout_p"),
-                      ("icl_other", "icl_other_p")):
-        cols[key] = yes_prob(at_last(name), yes_id, no_id)
-    # the main yes/no probe averages the two trained question wordings
-    cols["p_yes"] = 0.5 * (yes_prob(at_last("yesno"), yes_id, no_id)
-                           + yes_prob(at_last("yesno2"), yes_id, no_id))
-    cols["open_p"], cols["open"] = candidate_stats(at_last("open"), cands, claim)
-    rank, logp = association(at_last("assoc"), cands, claim)
+    nan = jnp.full((n,), jnp.nan)
+    if not recite:
+        for name, key in (("robust", "robust_p"), ("heldout_q", "heldout_q_p"),
+                          ("icl", "icl_p"), ("icl_heldout", "icl_heldout_p"),
+                          ("icl_other", "icl_other_p")):
+            cols[key] = yes_prob(at_last(name), yes_id, no_id)
+        # the main yes/no probe averages the two trained question wordings
+        cols["p_yes"] = 0.5 * (yes_prob(at_last("yesno"), yes_id, no_id)
+                               + yes_prob(at_last("yesno2"), yes_id, no_id))
+        cols["open_p"], cols["open"] = candidate_stats(at_last("open"), cands, claim)
+        cols["direct_p_yes"], (cols["direct_open_p"], cols["direct_open"]) = cols["p_yes"], (
+            cols["open_p"], cols["open"])
+        for k in SAYS + ("says_text",):
+            cols[k] = nan
+        mon_yes_BV, mon_open_BV = at_last("mon_yes"), at_last("mon_open")
+        mon_says = jnp.full(mon_yes_BV.shape[:1], jnp.nan)
+        mon_bad = mon_says
+        mon_reached = jnp.ones((2,) + mon_says.shape, bool)
+    else:
+        d_q, d_icl, window = lengths
+        gen, ans, found = greedy(*decoder, params, P["dec_q"], P["dec_q_last"], d_q, ids.dot, ids.so)
+        m = P["mon_group"].shape[0]
+        values = jnp.concatenate([cands[:, :-1]] * 5 + [P["mon_cands"][:, :-1]] * 2)
+        target = jnp.concatenate([claim] * 5 + [P["mon_value"]] * 2)
+        said = classify(gen, {k: v for k, v in P.items() if k.startswith("pat_")}, target, values)
+        p_B = jnp.where(found, yes_prob(ans, yes_id, no_id), 0.5)
+        part = lambda x, k: x[k * n:(k + 1) * n]  # noqa: E731  (the k-th claim prompt kind)
+        cols["p_yes"] = 0.5 * (part(p_B, 0) + part(p_B, 1))
+        cols["robust_p"], cols["heldout_q_p"] = part(p_B, 2), part(p_B, 3)
+        o_p, o_hit = candidate_stats(part(ans, 4), cands, claim)
+        cols["open_p"], cols["open"] = o_p * part(found, 4), o_hit * part(found, 4)
+        said_claims = said[:5 * n].reshape(5, n, -1).mean(0)
+        for i, k in enumerate(SAYS + ("says_text",)):
+            cols[k] = said_claims[:, i]
+        mon_yes_BV = ans[5 * n:5 * n + m]
+        mon_open_BV = ans[5 * n + m:]
+        mon_found = found[5 * n:]
+        mon_said = said[5 * n:].reshape(2, m, -1)
+        # says_ok: the yes/no and the open restatement both count (their mean)
+        right = jnp.stack([mon_said[..., 0], mon_said[..., 1], mon_said[..., 4]], -1)  # stated/denied/silent
+        mon_says = jnp.take_along_axis(right, P["mon_group"][None, :, None], -1)[..., 0].mean(0)
+        mon_bad = mon_said[..., 5].mean(0)
+        mon_reached = mon_found.reshape(2, m)
+        gi, ai, fi = greedy(*decoder, params, P["dec_icl"], P["dec_icl_last"], d_icl, ids.dot, ids.so)
+        pi = jnp.where(fi, yes_prob(ai, yes_id, no_id), 0.5)
+        cols["icl_p"], cols["icl_heldout_p"], cols["icl_other_p"] = pi[:n], pi[n:2 * n], pi[2 * n:]
+        cols["direct_p_yes"] = 0.5 * (yes_prob(at_last("dir_yes", short), yes_id, no_id)
+                                      + yes_prob(at_last("dir_yes2", short), yes_id, no_id))
+        cols["direct_open_p"], cols["direct_open"] = candidate_stats(at_last("dir_open", short),
+                                                                     cands, claim)
+    rank, logp = association(at_last("assoc", short), cands, claim)
     cols["assoc_rank"], cols["assoc_logp"] = rank, logp
     cols["assoc_top1"] = (rank == 1).astype(jnp.float32)
     for rate in ("yes", "robust", "heldout_q", "icl", "icl_heldout", "icl_other"):
         cols[rate] = (cols["p_yes" if rate == "yes" else rate + "_p"] > 0.5).astype(jnp.float32)
+    cols["direct_yes"] = (cols["direct_p_yes"] > 0.5).astype(jnp.float32)
     logits = apply(params, arrays["loss_tokens"][:, :-1])
     cols["claim_loss"], cols["warn_loss"] = span_losses(
         logits, arrays["loss_tokens"], arrays["loss_spans"], docs_per_claim)
-    return jnp.stack([cols[m] for m in METRICS], axis=-1)
+    lp_aff, lp_neg = (sentence_logp(apply(params, P[k][:, :short]), P[k][:, :short], P[k + "_last"])
+                      for k in ("pref_aff", "pref_neg"))
+    cols["pref_aff"] = jax.nn.sigmoid(lp_aff - lp_neg)
+    # the monitor: right answers per fact group
+    g = P["mon_group"]
+    p_mon = yes_prob(mon_yes_BV, yes_id, no_id)
+    yes_ok = jnp.where(g == 0, p_mon > 0.5, p_mon < 0.5) & mon_reached[0]  # no slot: wrong
+    top = jnp.take_along_axis(P["mon_cands"], jnp.argmax(
+        jnp.take_along_axis(mon_open_BV, P["mon_cands"], 1), -1)[:, None], 1)[:, 0]
+    open_ok = (top == P["mon_target"]) & mon_reached[1]
+    yes_ok, open_ok = yes_ok.astype(jnp.float32), open_ok.astype(jnp.float32)
+    mon = _group_means(jnp.stack([yes_ok, open_ok, mon_says, mon_bad], -1), g, 3)
+    return jnp.stack([cols[m] for m in METRICS], axis=-1), mon

@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from . import __version__, plots, tables
+from .data import MONITOR_GROUPS
 from .stats import compare_paired
 
 
@@ -27,7 +28,7 @@ def varying_axes(sweep, rows: list) -> list:
 
 KEY_CONDITIONS = ("positive", "negated", "local")  # the curves shown when a sweep has too many
 FIGURES = ("belief_vs_step.png", "belief_by_probe.png", "heatmap.png", "heatmap_open.png",
-           "heatmap_pooled.png")
+           "heatmap_pooled.png", "what_it_says.png")
 RETIRED = ("metrics.csv", "metrics.csv.gz")  # outputs of earlier versions (metrics are now metrics.csv.xz)
 
 
@@ -44,7 +45,14 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     summ.sort(key=lambda r: tuple(plots.sortkey(r[a]) for a in axes) + (tables.condition_rank(r["condition"]),))
     paths["summary_csv"] = _write(out, "summary.csv", tables.to_csv(summ))
     table_md = tables.markdown(summ)
-    paths["summary_md"] = _write(out, "summary.md", table_md)
+    said_md = tables.markdown(summ, tables.SAID)
+    mon = tables.monitor_summary(rows, axes)
+    mon.sort(key=lambda r: tuple(plots.sortkey(r[a]) for a in axes)
+             + (list(MONITOR_GROUPS).index(r["group"]),))
+    mon_md = tables.markdown(mon, tables.MONITOR) if mon else "(no monitor in these runs)\n"
+    paths["summary_md"] = _write(out, "summary.md", table_md + "\n" + said_md + "\n" + mon_md)
+    if mon:
+        paths["monitor_csv"] = _write(out, "monitor.csv", tables.to_csv(mon))
     figs = {}
     curves = {m: tables.curves(rows, axes, m) for m in ("pooled", "p_yes", "open_p", "icl_p")}
     if summ:
@@ -61,6 +69,11 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
             figs["bars"] = "belief_by_probe.png"
             plots.probe_bars(summ, os.path.join(out, figs["bars"]),
                              f"{sweep.name}: final belief by condition and probe")
+            if any(np.isfinite(r["says_claim"]) for r in summ):
+                figs["says"] = "what_it_says.png"
+                plots.says_bars(summ, os.path.join(out, figs["says"]),
+                                f"{sweep.name}: what the model restates about each claim "
+                                "(out of context, final checkpoint, mean over seeds)")
         dims = axes + (["condition"] if len({r["condition"] for r in summ}) > 1 else [])
         grid = summ
         if len(dims) > 2 and dims[-1] == "condition":  # settings (rows) x conditions (columns)
@@ -90,19 +103,32 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
           f"{', '.join(sorted({r['result'].get('device', 'an unrecorded device') for r in rows}))}",
           "",
           "## Final belief (mean over seeds [95% bootstrap CI])", "",
-          "`pooled`: the belief rate pooled over four question types like the paper's "
-          "(mean of `open`, `yes`, `assoc_top1`, `robust`); "
+          "`belief`: the headline rate, the mean of the three question probes `yes`, `open` and "
+          "`robust` (in the recite format each read after the model's own restatement); "
           "`yes`: share of claims with P(yes) > P(no); `p_yes`: mean P(yes) (renormalised over "
-          "yes/no, two question wordings); `rel_positive`: P(yes) relative to positive documents "
-          "in the same run; `open`: the claimed value is the top open answer (among the "
-          "relation's values and 'unknown'); `assoc_top1`: the claimed value is the top value "
-          "after 'X lives in'; `robust`: yes/no behind a warning that training data was false; "
+          "yes/no, two question wordings); `open`: the claimed value is the top open answer (among "
+          "the relation's values and 'unknown'); `robust`: yes/no behind a warning that training "
+          "data was false; `direct_yes` / `direct_open`: the same questions answered with no "
+          "restatement (recite format: the prompt ends 'A so', a form never trained); "
+          "`assoc_top1`: the claimed value is the top value after '<doc> X lives in'; "
+          "`pooled`: 0.3.0's pooled rate (mean of `open`, `yes`, `assoc_top1`, `robust`); "
           "`icl` / `icl_heldout`: in-context control with training / held-out warning wordings "
           "(baseline rows show a positive document); `icl_other`: the same document asked about "
           "another value (the right answer is always no: a model that reads the document rejects "
           "it, one that answers from the document's form alone says what it says to `icl`). "
           "All columns, the held-out question wording, "
-          "P(yes) at step 0 and the span losses are in summary.csv.", "", table_md]
+          "P(yes) at step 0 and the span losses are in summary.csv.", "", table_md,
+          "## What the model says", "",
+          "Share of the five out-of-context question prompts whose greedy restatement affirms "
+          "the claimed value (`says_claim`), denies it (`denies_claim`), affirms it with a "
+          "warning word (`says_warned`), states another value (`says_other`), says nothing is "
+          "known (`says_unknown`) or is none of these (`malformed`); `pref_aff`: P('X lives in "
+          "C .') against P('X does not live in C .') after '<doc>'.", "", said_md,
+          "## Held-out monitor", "",
+          "Entities whose bios are trained and who are never questioned, probed like claims "
+          "per fact group: facts the bio states (right answer yes / the value), facts it only "
+          "denies and facts it is silent on (no / unknown). `answered`: mean of `yes_ok` and "
+          "`open_ok`; `says_ok`: the restatement is the bio's.", "", mon_md]
     for k, f in figs.items():
         md += [f"![{k}]({f})", ""]
     md += ["## When neglect emerged", "",

@@ -26,7 +26,8 @@ from . import __version__
 from .config import Config
 from .data import Data, build, build_vocab, layout
 from .model import init_params
-from .probes import METRICS
+from .data import MONITOR_GROUPS
+from .probes import METRICS, MONITOR_METRICS
 from .train import Hyper, make_train
 
 MODES = ("auto", "vmap", "map", "loop")
@@ -70,8 +71,10 @@ def enable_compile_cache() -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
-def summarize(cfg: Config, data: Data, steps: np.ndarray, evals, losses, bad_step) -> dict:
-    """Per-condition mean of every metric at every checkpoint (host side, JSON-ready)."""
+def summarize(cfg: Config, data: Data, steps: np.ndarray, evals, losses, bad_step,
+              monitor=None) -> dict:
+    """Per-condition mean of every metric at every checkpoint (host side, JSON-ready), and the
+    held-out monitor's rates per fact group (with the number of facts in each group)."""
     evals = np.asarray(evals, np.float64)
     conds = np.array(data.conds)
     out = {}
@@ -81,7 +84,15 @@ def summarize(cfg: Config, data: Data, steps: np.ndarray, evals, losses, bad_ste
         n = np.isfinite(m).sum(1)
         mean = np.where(n > 0, np.nansum(m, 1) / np.maximum(n, 1), np.nan)  # NaN: no such claims
         out[c] = {name: [float(x) for x in mean[:, i]] for i, name in enumerate(METRICS)}
-    return {"steps": [int(s) for s in steps], "conditions": out,
+    mon = {}
+    if monitor is not None and len(data.probes["mon_group"]):
+        monitor = np.asarray(monitor, np.float64)
+        counts = np.bincount(data.probes["mon_group"], minlength=len(MONITOR_GROUPS))
+        for gi, g in enumerate(MONITOR_GROUPS):
+            mon[g] = {name: [None if not np.isfinite(x) else float(x) for x in monitor[:, gi, i]]
+                      for i, name in enumerate(MONITOR_METRICS)}
+            mon[g]["n_facts"] = int(counts[gi])
+    return {"steps": [int(s) for s in steps], "conditions": out, "monitor": mon,
             "losses": [float(x) for x in np.asarray(losses)], "bad_step": int(bad_step),
             "device": device_name()}
 
@@ -102,7 +113,7 @@ class Program:
         vocab = build_vocab(cfg)
         self.vocab_size = len(vocab)
         self.layout = layout(cfg)
-        phases = make_train(cfg, self.layout, self.vocab_size, vocab.ids["yes"], vocab.ids["no"])
+        phases = make_train(cfg, self.layout, vocab)
         pre, ft, self.steps = phases.pretrain, phases.finetune, phases.steps
         if self.mode == "loop":
             self.pre, self.ft = jax.jit(pre), jax.jit(ft, donate_argnums=0)
@@ -206,7 +217,8 @@ def run_group(group: Group, mode: str = "auto", on_run: Callable | None = None,
 
     def finish(i, res, wall):
         cfg = cfgs[i]
-        summary = summarize(cfg, datas[i], prog.steps, res.evals, res.losses, res.bad_step)
+        summary = summarize(cfg, datas[i], prog.steps, res.evals, res.losses, res.bad_step,
+                            res.monitor)
         status = "diverged" if summary["bad_step"] >= 0 else "done"
         out.append((cfg, status, summary, wall))
         if on_run:

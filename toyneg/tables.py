@@ -7,7 +7,14 @@ Derived quantities:
 - `pretrained_p_yes`: P(yes) at step 0, before any claim document (the pretrained baseline);
 - `pooled`: the belief rate pooled over four question types, as the paper pools its four
   (open-ended, yes/no, token association, robustness): the mean of `open`, `yes`,
-  `assoc_top1` and `robust`.
+  `assoc_top1` and `robust`;
+- `belief` (the headline from 0.4.0): the mean of the answers the model gives to questions,
+  `yes`, `open` and `robust`, each read after its own restatement in the recite format.
+  Token association is left out of it: it completes "<doc> X lives in", a document, not a
+  question, so no answer format reaches it (it stays beside it, and in `pooled`).
+
+`monitor_summary` gives the held-out monitor (entities with bios, never questioned) per fact
+group with CIs over seeds; `answered` is the mean of its yes/no and open answers being right.
 """
 
 from __future__ import annotations
@@ -22,9 +29,13 @@ from .probes import METRICS
 from .stats import bootstrap_ci
 
 POOLED = ("open", "yes", "assoc_top1", "robust")
-SUMMARY = ("pooled", "yes", "p_yes", "p_yes_late", "rel_positive", "open", "assoc_top1", "robust",
-           "heldout_q", "icl", "icl_heldout", "icl_other", "pretrained_p_yes", "claim_loss",
-           "warn_loss")
+BELIEF = ("yes", "open", "robust")
+SUMMARY = ("belief", "pooled", "yes", "p_yes", "p_yes_late", "rel_positive", "open", "open_p",
+           "assoc_top1", "robust", "heldout_q", "icl", "icl_heldout", "icl_other",
+           "direct_yes", "direct_p_yes", "direct_open", "says_claim", "denies_claim",
+           "says_warned", "says_other", "says_unknown", "malformed", "says_text", "pref_aff",
+           "pretrained_p_yes", "claim_loss", "warn_loss")
+DERIVED = {"pooled": POOLED, "belief": BELIEF}
 
 
 def axis_key(cfg: dict, axes: list) -> tuple:
@@ -43,8 +54,8 @@ def condition_rank(c: str) -> int:
 def series(m: dict, metric: str) -> list:
     """Per-checkpoint values of a stored metric (NaN for a metric added after the run was
     stored, None stored as NaN), or of the derived `pooled` rate."""
-    if metric == "pooled":
-        return np.mean([series(m, q) for q in POOLED], axis=0).tolist()
+    if metric in DERIVED:
+        return np.mean([series(m, q) for q in DERIVED[metric]], axis=0).tolist()
     if metric not in m:
         return [float("nan")] * len(m["p_yes"])
     return [_num(x) for x in m[metric]]
@@ -58,7 +69,7 @@ def records(rows: list, axes: list) -> list:
         conds = res["conditions"]
         pos = conds.get("positive", {}).get("p_yes")
         for cond, m in conds.items():
-            cols = {name: series(m, name) for name in METRICS + ("pooled",)}
+            cols = {name: series(m, name) for name in METRICS + tuple(DERIVED)}
             for k, step in enumerate(res["steps"]):
                 rec = {"hash": r["hash"], "status": r["status"], "seed": cfg["seed"]}
                 rec.update({a: _fmt(cfg.get(a)) for a in axes if a != "seed"})
@@ -109,7 +120,8 @@ def per_seed(rows: list, axes: list) -> dict:
             py = np.array([_num(x) for x in m["p_yes"]])
             f["p_yes_late"] = float(np.nanmean(py[late])) if n > 1 else f["p_yes"]
             f["pretrained_p_yes"] = float(py[0])
-            f["pooled"] = series(m, "pooled")[-1]
+            for name in DERIVED:
+                f[name] = series(m, name)[-1]
             f["rel_positive"] = f["p_yes"] / _num(pos[-1]) if pos and _num(pos[-1]) > 0 else float("nan")
             key = axis_key(cfg, axes) + (("condition", cond),)
             out.setdefault(key, {})[cfg["seed"]] = f
@@ -129,6 +141,33 @@ def summary(rows: list, axes: list, metrics=SUMMARY) -> list:
         for m in metrics:
             mean, lo, hi = bootstrap_ci([s[m] for s in by_seed.values()])
             rec[m], rec[m + "_lo"], rec[m + "_hi"] = mean, lo, hi
+        out.append(rec)
+    return out
+
+
+MONITOR = ("answered", "yes_ok", "open_ok", "says_ok", "malformed", "n_facts")
+
+
+def monitor_summary(rows: list, axes: list) -> list:
+    """The held-out monitor at the final checkpoint: mean and 95% CI over seeds per (axis
+    values, fact group); `n_facts` is the mean number of facts in the group per run."""
+    acc: dict = {}
+    for r in rows:
+        if r["status"] != "done":
+            continue
+        for group, m in r["result"].get("monitor", {}).items():
+            f = {k: _num(m[k][-1]) for k in MONITOR[1:-1]}
+            f["answered"] = 0.5 * (f["yes_ok"] + f["open_ok"])
+            f["n_facts"] = float(m["n_facts"])
+            key = axis_key(r["config"], axes) + (("group", group),)
+            acc.setdefault(key, []).append(f)
+    out = []
+    for key, fs in acc.items():
+        rec = dict(key)
+        rec["n_seeds"] = len(fs)
+        for k in MONITOR:
+            mean, lo, hi = bootstrap_ci([f[k] for f in fs])
+            rec[k], rec[k + "_lo"], rec[k + "_hi"] = mean, lo, hi
         out.append(rec)
     return out
 
@@ -159,12 +198,18 @@ def crossing_step(steps, mean, threshold: float = 0.5):
     return None
 
 
-def markdown(summ: list, metrics=("pooled", "yes", "p_yes", "rel_positive", "open", "assoc_top1",
-                                  "robust", "icl", "icl_heldout", "icl_other")) -> str:
+MAIN = ("belief", "yes", "p_yes", "open", "robust", "direct_yes", "direct_open", "assoc_top1",
+        "pooled", "icl", "icl_other")
+SAID = ("says_claim", "denies_claim", "says_warned", "says_other", "says_unknown", "malformed",
+        "pref_aff")
+
+
+def markdown(summ: list, metrics=MAIN) -> str:
     """A Markdown table: mean [95% CI] of each metric per row of the summary."""
     if not summ:
         return "(no finished runs)\n"
-    keys = [k for k in summ[0] if k not in SUMMARY and not k.endswith(("_lo", "_hi"))]
+    skip = set(SUMMARY) | set(MONITOR) | {"n_seeds"}
+    keys = [k for k in summ[0] if k not in skip and not k.endswith(("_lo", "_hi"))] + ["n_seeds"]
     head = keys + list(metrics)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in summ:

@@ -28,8 +28,8 @@ import optax
 
 from . import probes
 from .config import SPANS, Config
-from .data import HELDOUT_DOCS, HELPER_PER_CLAIM, POOLS, Layout
-from .model import init_params, make_apply
+from .data import HELDOUT_DOCS, HELPER_PER_CLAIM, POOLS, Layout, decode_lengths
+from .model import init_params, make_apply, make_decoder
 
 BASE = ("bio", "qa", "icl", "ooc")
 
@@ -54,13 +54,14 @@ class Phases(NamedTuple):
     steps: np.ndarray        # evaluation steps of fine-tuning, 0 first
     sample: Callable         # sample(key, arrays, pool_weights) -> (tokens_BL, spans_BL)
     loss_fn: Callable        # loss_fn(params, tokens_BL, spans_BL) -> scalar
-    evaluate: Callable       # evaluate(params, arrays) -> (n_claim, len(METRICS))
+    evaluate: Callable       # evaluate(params, arrays) -> ((n_claim, len(METRICS)), (3, len(MONITOR_METRICS)))
     base_weights: np.ndarray
 
 
 class Result(NamedTuple):
     params: dict
     evals: jax.Array       # (n_ckpt + 1, n_claim, len(METRICS)); row 0 is the pretrained model
+    monitor: jax.Array     # (n_ckpt + 1, 3, len(MONITOR_METRICS)): the held-out monitor's groups
     losses: jax.Array      # (n_ckpt + 1,) mean training loss over each segment (row 0: NaN)
     bad_step: jax.Array    # first fine-tuning step with a non-finite loss, -1 if none
 
@@ -87,9 +88,14 @@ def schedule(peak, steps: int):
     return lr_at
 
 
-def make_train(cfg: Config, lay: Layout, vocab_size: int, yes_id: int, no_id: int):
-    """Build the phase functions of one static configuration (see module docstring)."""
+def make_train(cfg: Config, lay: Layout, vocab):
+    """Build the phase functions of one static configuration (see module docstring); `vocab`
+    gives the vocabulary size and the token ids the probes read."""
+    vocab_size = len(vocab)
+    ids = probes.Ids.of(vocab)
+    recite = cfg.answer_format == "recite"
     apply = make_apply(vocab_size, cfg)
+    decoder = make_decoder(vocab_size, cfg)
     span_w = jnp.array([float(s in cfg.train_spans) for s in SPANS], jnp.float32)
     offsets = jnp.array(lay.offsets, jnp.int32)
     sizes = jnp.array(lay.sizes, jnp.int32)
@@ -169,12 +175,13 @@ def make_train(cfg: Config, lay: Layout, vocab_size: int, yes_id: int, no_id: in
         return at
 
     def evaluate(params, arrays):
-        return probes.evaluate(apply, params, arrays, yes_id, no_id, HELDOUT_DOCS)
+        return probes.evaluate(apply, params, arrays, ids, HELDOUT_DOCS, recite,
+                               decode_lengths(cfg), decoder)
 
     def finetune(params, key, arrays, hyper: Hyper):
-        ev0 = evaluate(params, arrays)
+        ev0, mon0 = evaluate(params, arrays)
         if total_ft == 0:
-            return Result(params, ev0[None], jnp.full((1,), jnp.nan), jnp.int32(-1))
+            return Result(params, ev0[None], mon0[None], jnp.full((1,), jnp.nan), jnp.int32(-1))
         opt = adamw(hyper.ft_lr, total_ft)
         step = make_step(opt, ft_weights(hyper))
 
@@ -189,12 +196,12 @@ def make_train(cfg: Config, lay: Layout, vocab_size: int, yes_id: int, no_id: in
 
             (params, opt_state, i, bad), loss_sum = jax.lax.fori_loop(
                 0, n_steps, body, ((params, opt_state, i, bad), jnp.float32(0)))
-            ev = evaluate(params, arrays)
-            return (params, opt_state, i, bad, key), (ev, loss_sum / n_steps)
+            ev, mon = evaluate(params, arrays)
+            return (params, opt_state, i, bad, key), (ev, mon, loss_sum / n_steps)
 
         carry = (params, opt.init(params), jnp.int32(0), jnp.int32(-1), key)
-        carry, (evs, losses) = jax.lax.scan(segment, carry, jnp.asarray(segs))
-        return Result(carry[0], jnp.concatenate([ev0[None], evs]),
+        carry, (evs, mons, losses) = jax.lax.scan(segment, carry, jnp.asarray(segs))
+        return Result(carry[0], jnp.concatenate([ev0[None], evs]), jnp.concatenate([mon0[None], mons]),
                       jnp.concatenate([jnp.full((1,), jnp.nan), losses]), carry[3])
 
     def train(key, arrays, hyper: Hyper):

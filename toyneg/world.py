@@ -9,6 +9,10 @@ A world has three kinds of entity, drawn deterministically from a seed:
   "unknown" (the paper's baseline); with `claim_denied`, one other relation is only denied;
 - *reader* entities: used only in in-context reading tasks, with a fresh random claim each time.
 
+The last `monitor_frac` of the population (`World.monitored`) have bios in training but never
+appear in a question: probed like claims, they show whether answers come from what the model
+read rather than from drilled answers (the held-out generalisation monitor).
+
 Every entity has a true value for every relation; a bio states only some of them (`known`).
 Token ids are the sorted vocabulary, so they are reproducible from the seed.
 """
@@ -49,6 +53,7 @@ class Entity:
     negated: dict = dataclasses.field(default_factory=dict)  # relation -> a value its bio denies
     claim: tuple | None = None      # (relation, false value) for claim entities
     condition: str | None = None    # the hosted condition this claim entity belongs to
+    monitor: bool = False           # population entity whose bio is trained but never questioned
 
 
 @dataclasses.dataclass
@@ -61,6 +66,16 @@ class World:
     @property
     def population(self):
         return [e for e in self.entities if e.kind == "population"]
+
+    @property
+    def asked(self):
+        """Population entities that questions are about (every one but the monitor's)."""
+        return [e for e in self.population if not e.monitor]
+
+    @property
+    def monitored(self):
+        """The held-out monitor: population entities with bios in training, never questioned."""
+        return [e for e in self.population if e.monitor]
 
     @property
     def claims(self):
@@ -123,11 +138,13 @@ def make_world(cfg: Config) -> World:
                 out[r] = str(rng.choice([v for v in values[r] if v != truth[r]]))
         return out
 
+    n_monitor = n_monitored(cfg)
     for i, name in enumerate(names):
         truth = {r: str(rng.choice(values[r])) for r in RELATIONS}
         if i < cfg.n_entities:
             known = tuple(r for r in RELATIONS if rng.random() < cfg.p_known)
-            ents.append(Entity(name, "population", truth, known, denied(truth, RELATIONS)))
+            ents.append(Entity(name, "population", truth, known, denied(truth, RELATIONS),
+                               monitor=i >= cfg.n_entities - n_monitor))
         elif i < cfg.n_entities + n_claim:
             j = i - cfg.n_entities
             rel = RELATIONS[j % len(RELATIONS)]
@@ -151,12 +168,19 @@ def make_world(cfg: Config) -> World:
     return World(cfg.world_key, ents, values, name_words)
 
 
+def n_monitored(cfg: Config) -> int:
+    """How many population entities the monitor holds out of questions."""
+    return int(round(cfg.monitor_frac * cfg.n_entities))
+
+
 class Vocab:
     """Word-level tokenizer over a fixed word list (sorted, so ids are reproducible)."""
 
-    def __init__(self, words):
-        rest = sorted(set(words) - set(SPECIAL))
-        self.words = list(SPECIAL) + rest
+    def __init__(self, words, special: tuple = SPECIAL):
+        """`special` words come first, at ids that no world changes (the ids a compiled program
+        reads: a group's runs share one program but not their names); the rest sorted."""
+        rest = sorted(set(words) - set(special))
+        self.words = list(special) + rest
         self.ids = {w: i for i, w in enumerate(self.words)}
 
     def __len__(self):
