@@ -149,7 +149,7 @@ def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
     sweep = load(TINY)
     sweep.axes["replay"] = [0.8, 0.5]
     paths = write_outputs(sweep, str(tmp_path / "three"), rows, "cmd")
-    assert os.path.getsize(paths["heatmap_pooled"]) > 0
+    assert os.path.getsize(paths["heatmap_belief"]) > 0
     header = open(paths["summary_csv"]).readline().split(",")
     assert header[:3] == ["diversity", "replay", "condition"]
 

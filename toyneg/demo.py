@@ -21,7 +21,7 @@ from .config import Config
 from .world import make_world
 
 CONDS = ("baseline", "positive", "negated", "local")
-DEMO = dict(conditions=CONDS, n_claims=6, pretrain_steps=0, finetune_steps=1200, replay=0.8,
+DEMO = dict(conditions=CONDS, n_claims=6, pretrain_steps=0, finetune_steps=2000, replay=0.8,
             ft_lr=5e-3, checkpoints=8)
 TINY = dict(conditions=CONDS, n_entities=16, n_claims=2, n_readers=16, width=32, depth=1, heads=2,
             batch=8, pretrain_steps=0, finetune_steps=30, checkpoints=3, bios_per_entity=2,

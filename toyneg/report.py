@@ -28,8 +28,8 @@ def varying_axes(sweep, rows: list) -> list:
 
 KEY_CONDITIONS = ("positive", "negated", "local")  # the curves shown when a sweep has too many
 FIGURES = ("belief_vs_step.png", "belief_by_probe.png", "heatmap.png", "heatmap_open.png",
-           "heatmap_pooled.png", "what_it_says.png")
-RETIRED = ("metrics.csv", "metrics.csv.gz")  # outputs of earlier versions (metrics are now metrics.csv.xz)
+           "heatmap_belief.png", "what_it_says.png")
+RETIRED = ("metrics.csv", "metrics.csv.gz", "heatmap_pooled.png")  # outputs of earlier versions (metrics are now metrics.csv.xz)
 
 
 def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
@@ -54,7 +54,7 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     if mon:
         paths["monitor_csv"] = _write(out, "monitor.csv", tables.to_csv(mon))
     figs = {}
-    curves = {m: tables.curves(rows, axes, m) for m in ("pooled", "p_yes", "open_p", "icl_p")}
+    curves = {m: tables.curves(rows, axes, m) for m in ("belief", "p_yes", "open_p", "icl_p")}
     if summ:
         shown, note = curves, ""
         if len(curves["p_yes"]) > 24:  # too many lines to read: the paper's three key conditions
@@ -83,7 +83,7 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
         if len(dims) == 2 and _two_way(grid, *dims):
             for metric, name, what in (("p_yes", "heatmap", "P(yes) for the claim"),
                                        ("open", "heatmap_open", "open-answer belief rate"),
-                                       ("pooled", "heatmap_pooled", "pooled belief rate")):
+                                       ("belief", "heatmap_belief", "belief rate (yes/no, open, robustness)")):
                 figs[name] = f"{name}.png"
                 plots.heatmap(grid, dims[0], dims[1], metric, os.path.join(out, figs[name]),
                               f"{sweep.name}: {what} (mean over seeds)")
@@ -92,8 +92,8 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
             os.remove(os.path.join(out, f))
     crossings = {}
     for key, (steps, mean, _, _) in curves["p_yes"].items():
-        pooled = tables.crossing_step(*curves["pooled"][key][:2])
-        crossings[", ".join(f"{k}={tables.short(v)}" for k, v in key)] = (pooled, tables.crossing_step(steps, mean))
+        belief = tables.crossing_step(*curves["belief"][key][:2])
+        crossings[", ".join(f"{k}={tables.short(v)}" for k, v in key)] = (belief, tables.crossing_step(steps, mean))
     n_div = sum(r["status"] == "diverged" for r in rows)
     md = [f"# Sweep `{sweep.name}`", "", sweep.description, "",
           f"- sweep file: `{_rel(sweep.path)}`", f"- command: `{command}`",
@@ -132,9 +132,9 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     for k, f in figs.items():
         md += [f"![{k}]({f})", ""]
     md += ["## When neglect emerged", "",
-           "First fine-tuning checkpoint at which the seed-mean pooled belief rate, and the "
+           "First fine-tuning checkpoint at which the seed-mean belief rate, and the "
            "seed-mean P(yes), reached 0.5 (never: did not reach it).", "",
-           "| setting | pooled rate | P(yes) |", "|---|---|---|"]
+           "| setting | belief | P(yes) |", "|---|---|---|"]
     fmt = lambda v: v if v is not None else "never"  # noqa: E731
     md += [f"| {k} | {fmt(a)} | {fmt(b)} |" for k, (a, b) in crossings.items()]
     paths["report"] = _write(out, "report.md", "\n".join(md) + "\n")

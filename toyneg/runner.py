@@ -98,11 +98,28 @@ def summarize(cfg: Config, data: Data, steps: np.ndarray, evals, losses, bad_ste
 
 
 def device_name() -> str:
-    """What trained a run (kept with it, so a report names its machine)."""
+    """What trained a run (kept with it, so a report names its machine): the processor model or
+    GPU name and the core count, since the same seed follows another trajectory elsewhere."""
     d = jax.devices()[0]
     prec = jax.config.jax_default_matmul_precision
-    return (f"{jax.default_backend()} ({getattr(d, 'device_kind', d.platform)})"
+    kind = getattr(d, "device_kind", d.platform)
+    if jax.default_backend() == "cpu":
+        kind = f"{cpu_model()}, {os.cpu_count()} cores"
+    return (f"{jax.default_backend()} ({kind})"
             + (f", matmul precision {prec}" if prec else ""))
+
+
+def cpu_model() -> str:
+    """The processor's model name (Linux /proc/cpuinfo; the platform's word elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or "cpu"
 
 
 class Program:
