@@ -100,8 +100,9 @@ SAYS = (("says_claim", "affirms the claim", "#d62728"), ("says_warned", "affirms
 
 
 def says_bars(summ: list, path: str, title: str = "") -> None:
-    """Stacked bars: what each condition's claims are restated as (shares add up to 1)."""
-    rows = summ
+    """Stacked bars: what each condition's claims are restated as (shares add up to 1); rows
+    without restatements (direct-format runs) are left out."""
+    rows = [r for r in summ if np.isfinite(r["says_claim"])]
     labels = _row_labels(rows)
     fig, ax = plt.subplots(figsize=(max(6, 0.75 * len(rows) + 2.5), 4.4))
     bottom = np.zeros(len(rows))
