@@ -215,9 +215,7 @@ def evaluate(apply, params, arrays: dict, ids: Ids, docs_per_claim: int, recite:
     cands, claim = arrays["cands"], arrays["claim_ids"]
     n = claim.shape[0]
     yes_id, no_id = ids.yes, ids.no
-
     V = jax.eval_shape(apply, params, P["assoc"][:1]).shape[-1]
-
     short = lengths[2] if recite else None  # recite: short prompts run in the question window
 
     def at_last(name, window=None):
@@ -269,7 +267,7 @@ def evaluate(apply, params, arrays: dict, ids: Ids, docs_per_claim: int, recite:
         mon_says = jnp.take_along_axis(right, P["mon_group"][None, :, None], -1)[..., 0].mean(0)
         mon_bad = mon_said[..., 5].mean(0)
         mon_reached = mon_found.reshape(2, m)
-        gi, ai, fi = greedy(*decoder, params, P["dec_icl"], P["dec_icl_last"], d_icl, ids.dot, ids.so)
+        _, ai, fi = greedy(*decoder, params, P["dec_icl"], P["dec_icl_last"], d_icl, ids.dot, ids.so)
         pi = jnp.where(fi, yes_prob(ai, yes_id, no_id), 0.5)
         cols["icl_p"], cols["icl_heldout_p"], cols["icl_other_p"] = pi[:n], pi[n:2 * n], pi[2 * n:]
         cols["direct_p_yes"] = 0.5 * (yes_prob(at_last("dir_yes", short), yes_id, no_id)

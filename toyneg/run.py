@@ -16,8 +16,8 @@ import time
 
 from .config import FIELDS, ConfigError, from_dict
 
-SHOWN = ("p_yes", "yes", "open", "assoc_top1", "robust", "heldout_q", "icl", "icl_heldout", "icl_other",
-         "claim_loss", "warn_loss")
+SHOWN = ("p_yes", "yes", "open", "robust", "direct_yes", "says_claim", "denies_claim", "malformed",
+         "assoc_top1", "icl", "icl_other", "claim_loss")
 
 
 def parse_overrides(items: list) -> dict:
@@ -45,6 +45,10 @@ def table(result: dict) -> str:
             cells.append(f"{'n/a' if v is None or v != v else f'{v:.2f}':>11s}")
         p0 = m["p_yes"][0]
         lines.append(f"{cond:16s} {p0:>10.2f} " + " ".join(cells))
+    for group, m in result.get("monitor", {}).items():
+        lines.append(f"monitor, {group} facts ({m['n_facts']}): " + ", ".join(
+            f"{k} {'n/a' if m[k][-1] is None else f'{m[k][-1]:.2f}'}"
+            for k in ("yes_ok", "open_ok", "says_ok", "malformed")))
     return "\n".join(lines)
 
 
