@@ -203,7 +203,7 @@ def _probes(cfg, world, vocab, wordings, style, rng, L):
     out.update(_statement_prompts(world, vocab, L))
     out.update(_monitor(cfg, world, vocab, L))
     if cfg.answer_format == "recite":
-        out.update(_recite(cfg, world, vocab, L, out, np.array(cands, np.int32)))
+        out.update(_recite(cfg, world, vocab, L, out))
     return out, np.array(cands, np.int32), np.array(claim_ids, np.int32), []
 
 
@@ -280,7 +280,7 @@ def restatement_patterns(vocab: Vocab, rel: str, x: str, D: int) -> dict:
     return out
 
 
-def _recite(cfg, world, vocab, L, P, cands):
+def _recite(cfg, world, vocab, L, P):
     """The recite format's probe arrays: every question prompt (the five claim probes, then the
     monitor's two) as one batch to decode, the in-context prompts as another, the direct path
     ("Q ... A so": the answer with no restatement) and the restatement patterns of each row."""
