@@ -12,9 +12,7 @@
 # Sweeps run with --mode auto, which is vmap on a GPU: every run of a compiled group at once.
 # JAX's default float32 matmul precision on a recent GPU is TensorFloat32; the default sweep is
 # also run with bfloat16 and with true float32 matmuls (the precision check of issue #5).
-# ONLY="name ..." runs just the named steps (e.g. ONLY="placement ablations default_f32" after a
-# first run on an H200, 2026-11-27, finished default, bench, default_bf16 and diversity and
-# cut scale and cures off by their limits: results/README.md, section 15).
+# ONLY="name ..." runs just the named steps (e.g. ONLY="placement ablations default_f32").
 set -u
 OUT=${OUT:-gpu_out}
 PY=${PY:-python3}
@@ -47,10 +45,10 @@ $PY -c "import sys, jax, flax, optax; print('python', sys.version.split()[0], 'j
 step 120 default $PY -m toyneg.sweep --out "$W/results/default_gpu"
 step 230 bench $PY -m toyneg.bench --out "$W/results/bench_gpu"
 step 80 default_bf16 env JAX_DEFAULT_MATMUL_PRECISION=bfloat16 $PY -m toyneg.sweep --out "$W/results/default_gpu_bf16"
-step 150 scale $PY -m toyneg.sweep sweeps/scale.toml --out "$W/results/scale_gpu"
 step 100 diversity $PY -m toyneg.sweep sweeps/diversity.toml --out "$W/results/diversity_gpu"
 step 100 cures $PY -m toyneg.sweep sweeps/cures.toml --out "$W/results/cures_gpu"
 step 80 placement $PY -m toyneg.sweep sweeps/placement.toml --out "$W/results/placement_gpu"
 step 120 ablations $PY -m toyneg.sweep sweeps/ablations.toml --out "$W/results/ablations_gpu"
+step 100 layout $PY -m toyneg.sweep sweeps/layout.toml --out "$W/results/layout_gpu"
 step 80 default_f32 env JAX_DEFAULT_MATMUL_PRECISION=float32 $PY -m toyneg.sweep --out "$W/results/default_gpu_f32"
 echo "== all steps done in $(( $(date +%s) - T0 ))s"

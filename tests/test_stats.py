@@ -92,3 +92,31 @@ def test_compare_selects_boolean_settings_as_written_in_toml_or_python():
             c = compare_store(rows, ["claim_denied"], f"local,claim_denied={off}",
                               f"local,claim_denied={on}", "pooled")
             assert c.n == 3 and abs(c.diff + 0.2) < 1e-9
+
+
+def _sign_flip_by_hand(d):
+    """Every one of the 2^n sign patterns, enumerated: P(|mean| >= |observed mean|)."""
+    n = len(d)
+    signs = 1 - 2 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)
+    return float(np.mean(np.abs((signs * d).mean(1)) >= abs(d.mean()) - 1e-12))
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 8, 11])
+def test_exact_permutation_p_equals_a_hand_enumeration_of_sign_flips(n):
+    rng = np.random.default_rng(n)
+    for _ in range(5):
+        d = np.round(rng.normal(0.1, 0.2, n), 2)  # rounded: ties in |mean| occur and must count
+        assert permutation_p(d) == pytest.approx(_sign_flip_by_hand(d), abs=1e-12)
+
+
+def test_bootstrap_ci_agrees_with_scipy_percentile_bootstrap():
+    from scipy.stats import bootstrap
+    rng = np.random.default_rng(3)
+    for n in (3, 5, 10):
+        x = rng.uniform(0, 1, n)
+        m, lo, hi = bootstrap_ci(x, n_boot=20000)
+        ref = bootstrap((x,), np.mean, method="percentile", n_resamples=20000,
+                        random_state=np.random.default_rng(0)).confidence_interval
+        assert m == pytest.approx(x.mean())
+        spread = x.std() / np.sqrt(n)  # Monte Carlo error of both is a small share of this
+        assert abs(lo - ref.low) < 0.05 * spread and abs(hi - ref.high) < 0.05 * spread

@@ -14,7 +14,7 @@ def run_experiment(cfg: Config, mode: str = "auto", use_cache: bool = True,
     metric curves (`result["conditions"][cond]["p_yes"]`), the held-out monitor, losses and
     divergence step; with `keep_model`, also its corpus and final weights ("data", "params"),
     e.g. for `toyneg.speak.transcripts(cfg, res["data"], res["params"])`."""
-    enable_compile_cache()
+    enable_compile_cache()  # a ConfigError (bad field, corpus too long for ctx) comes before training
     kept = {}
     (_, status, summary, wall), = run_group(
         Group(cfg.static_key(), [cfg]), mode=mode, use_cache=use_cache,

@@ -18,7 +18,7 @@ import dataclasses
 import numpy as np
 
 from . import corpus as C
-from .config import WRAPPED, Config
+from .config import WRAPPED, Config, ConfigError
 from .world import RELATIONS, SPECIAL, Vocab, World, make_world
 
 N_QA, N_ICL, N_OOC, HELPER_PER_CLAIM, HELDOUT_DOCS = 1024, 2048, 512, 4, 4
@@ -79,6 +79,19 @@ def make_vocab(world: World, recite: bool = False) -> Vocab:
     """The world's vocabulary: every corpus word and every name word. Its size depends only on
     the configuration's shapes, since no name is a corpus word (`world.RESERVED`)."""
     return Vocab(C.all_words(world, recite), SPECIAL + (C.SEP,) if recite else SPECIAL)
+
+
+def build_checked(cfg: Config) -> Data:
+    """`build`, with a corpus that cannot fit `ctx` (or a world too large for its names) as a
+    `ConfigError` naming the field: planning calls it before anything runs or is stored."""
+    try:
+        return build(cfg)
+    except ConfigError:
+        raise
+    except ValueError as e:
+        field = "name_tokens" if "name_tokens" in str(e) else "ctx"
+        raise ConfigError(f"field '{field}' = {getattr(cfg, field)!r} is not allowed for this "
+                          f"corpus (run seed={cfg.seed}): {e}") from None
 
 
 def build(cfg: Config) -> Data:

@@ -8,7 +8,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .config import CONDITIONS  # noqa: E402
+from . import paper  # noqa: E402
+from .config import CONDITIONS, WRAPPED  # noqa: E402
 from .tables import condition_rank, short  # noqa: E402
 
 TAB10 = plt.get_cmap("tab10").colors
@@ -70,6 +71,86 @@ def belief_curves(curves_by_metric: dict, path: str, title: str = "") -> None:
         fig.suptitle(title)
     fig.tight_layout()
     _save(fig, path)
+
+
+# the four families of the paper's table: curves are drawn per family, members as thin lines
+FAMILIES = {"positive": ("positive",), "wrapped (negated, repeated, corrected, qualifiers)": WRAPPED,
+            "local negation": ("local",), "baseline (no document)": ("baseline",)}
+FAMILY_COLORS = ("#d62728", "#9467bd", "#1f77b4", "#7f7f7f")
+METRIC_NAMES = {"belief": "belief rate (yes/no, open, robust; after the restatement)",
+                "p_yes": "mean P(yes) for the claim", "open": "open answer: the claimed value is top", "open_p": "mean P(claimed value), open answer",
+                "icl_p": "in context: mean P(yes), document in the prompt"}
+
+
+def family_curves(curves_by_metric: dict, families_by_metric: dict, path: str, title: str = "") -> None:
+    """One panel per metric: each family's seed-mean curve (thick, 95% band over seeds) and its
+    member conditions' seed means (thin), log steps.  For one setting with many conditions."""
+    n = len(curves_by_metric)
+    cols = 2 if n == 4 else n
+    fig, axs = plt.subplots(-(-n // cols), cols, figsize=(5.6 * cols, 3.9 * -(-n // cols) + 0.8),
+                            squeeze=False)
+    for ax, (metric, curves) in zip(axs.flat, curves_by_metric.items()):
+        fams = families_by_metric[metric]
+        for (fam, members), color in zip(FAMILIES.items(), FAMILY_COLORS):
+            if metric == "icl_p" and fam.startswith("baseline"):
+                continue  # its in-context prompt shows a positive document: not a baseline
+            for key, (steps, mean, _, _) in curves.items():
+                if dict(key)["condition"] in members and len(members) > 1:
+                    ax.plot(np.maximum(steps, 1), mean, color=color, lw=0.7, alpha=0.55)
+            if fam in fams:
+                steps, mean, lo, hi = fams[fam]
+                x = np.maximum(steps, 1)
+                ax.plot(x, mean, color=color, lw=2.4, marker=".", label=fam)
+                if np.isfinite(lo).any():
+                    ax.fill_between(x, lo, hi, color=color, alpha=0.15)
+        ax.set_xscale("log")
+        ax.set_ylim(-0.02, 1.02)
+        ax.axhline(0.5, color="grey", lw=0.7, ls=":")
+        ax.set_xlabel("fine-tuning step (step 0 at 1 = before any claim document)", fontsize=8)
+        ax.set_title(METRIC_NAMES.get(metric, metric), fontsize=9)
+    ax0 = axs.flat[0]
+    ax0.plot([], [], color="black", lw=0.7, alpha=0.55, label="thin: one member condition")
+    handles, labels = ax0.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    _save(fig, path)
+
+
+def paper_table(summ: list, path: str, title: str = "") -> None:
+    """The toy beside the paper for every condition: final belief out of context and in context
+    (bars, 95% CI over seeds) and the paper's reported rates (markers; a range as a line)."""
+    rows = sorted(summ, key=lambda r: condition_rank(r["condition"]))
+    conds = [r["condition"] for r in rows]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(8, 1.05 * len(rows) + 2.5), 4.6))
+    for off, m, name, color in ((-0.2, "belief", "toy, out of context (belief)", "#d62728"),
+                                (0.2, "icl", "toy, in context (document in the prompt)", "#1f77b4")):
+        v = np.array([np.nan if (m == "icl" and r["condition"] == "baseline") else r[m] for r in rows])
+        err = np.array([[r[m] - r[m + "_lo"], r[m + "_hi"] - r[m]] for r in rows]).T
+        ax.bar(x + off, v, 0.38, yerr=np.where(np.isfinite(err), err, 0), capsize=2, color=color,
+               alpha=0.85, label=name)
+    for i, c in enumerate(conds):
+        for table, off, face, name in ((paper.OUT_OF_CONTEXT, -0.2, "black", "paper, out of context"),
+                                       (paper.IN_CONTEXT, 0.2, "white", "paper, in context")):
+            if c in table:
+                lo, hi = table[c]
+                if hi > lo:
+                    ax.plot([i + off] * 2, [lo, hi], color="black", lw=2.5)
+                ax.plot(i + off, (lo + hi) / 2, marker="D", ms=6, mfc=face, mec="black", ls="",
+                        label=name if name not in ax.get_legend_handles_labels()[1] else None)
+    ax.set_xticks(x, [c + (" (~)" if c in paper.APPROXIMATE else "") for c in conds],
+                  rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("belief rate (final checkpoint)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.text(1.01, 0.02, "paper: Qwen3.5-397B (6 claims);\n(~) qualifiers: Qwen3.5-35B, \"~90%\";\n"
+            "local: 0-7% (two claims);\nin context: 20 negated documents\nin the prompt, ~15%",
+            transform=ax.transAxes, fontsize=7, va="bottom")
+    fig.tight_layout()
+    _save(fig, path, colors=64)
 
 
 def probe_bars(summ: list, path: str, title: str = "") -> None:
@@ -151,43 +232,6 @@ def demo_figure(res: dict, conds: tuple, path: str) -> None:
     _save(fig, path)
 
 
-def frontier(rows: list, path: str, target_x: float, target_y: float) -> None:
-    """Recipes on the positive (x) vs local (y) belief plane: CI bars, the target box, marker
-    by layout, colour by how much negated documents are neglected (`toyneg.frontier`)."""
-    fig, ax = plt.subplots(figsize=(7.6, 6.2))
-    ax.add_patch(plt.Rectangle((target_x, 0), 1.02 - target_x, target_y, color="tab:green",
-                               alpha=0.15, label=f"targets (positive >= {target_x}, local <= {target_y})"))
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.7, ls=":", label="local = positive")
-    neg = np.array([r["negated_of_positive"] for r in rows])
-    for layout, marker in (("hosted", "o"), ("alone", "s")):
-        sel = [r for r in rows if r["layout"] == layout]
-        if not sel:
-            continue
-        x = np.array([r["positive"] for r in sel])
-        y = np.array([r["local"] for r in sel])
-        xerr = np.array([[r["positive"] - r["positive_lo"], r["positive_hi"] - r["positive"]] for r in sel]).T
-        yerr = np.array([[r["local"] - r["local_lo"], r["local_hi"] - r["local"]] for r in sel]).T
-        ax.errorbar(x, y, xerr=np.nan_to_num(xerr), yerr=np.nan_to_num(yerr), fmt="none",
-                    ecolor="lightgrey", lw=0.8, zorder=1)
-        sc = ax.scatter(x, y, c=[r["negated_of_positive"] for r in sel], cmap="viridis",
-                        vmin=np.nanmin(neg), vmax=min(1.2, np.nanmax(neg)), marker=marker, s=46,
-                        edgecolors="black", linewidths=0.5, zorder=2,
-                        label=f"{layout} ({'all conditions in one run' if layout == 'hosted' else 'one condition per run'})")
-        for r in sel:
-            ax.annotate(str(r["id"]), (r["positive"], r["local"]), fontsize=6, xytext=(3, 3),
-                        textcoords="offset points")
-    fig.colorbar(sc, ax=ax, label="negated belief / positive belief (neglect)")
-    ax.set_xlim(0, 1.02)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("positive documents: pooled belief (final checkpoint)")
-    ax.set_ylabel("local negation: pooled belief (final checkpoint)")
-    ax.set_title("Every committed recipe: positive vs local belief\n(mean over seeds, 95% CI; numbers = rows of frontier.md)",
-                 fontsize=10)
-    ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    _save(fig, path, colors=256)
-
-
 def mechanism_bars(rows: list, path: str) -> None:
     """Per group of facts, the probability the model gives the fact's value after the
     affirmative and negated stems, to the yes/no question and as the open answer
@@ -243,8 +287,11 @@ def heatmap(summ: list, row_axis: str, col_axis: str, metric: str, path: str, ti
     ax.set_yticklabels(rows)
     ax.set_xlabel(col_axis)
     ax.set_ylabel(row_axis)
-    fig.colorbar(im, ax=ax, label=metric)
-    ax.set_title(title or f"{metric}: {row_axis} x {col_axis}")
+    n = sorted({r.get("n_seeds", 0) for r in summ})
+    fig.colorbar(im, ax=ax, label=f"{METRIC_NAMES.get(metric, metric)}")
+    ax.set_title((title or f"{metric}: {row_axis} x {col_axis}")
+                 + f"\ncell: mean over {'/'.join(map(str, n))} seeds at the final checkpoint "
+                 f"(0 = never, 1 = always)", fontsize=9)
     fig.tight_layout()
     _save(fig, path, colors=64)
 

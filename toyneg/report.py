@@ -27,7 +27,7 @@ def varying_axes(sweep, rows: list) -> list:
 
 
 KEY_CONDITIONS = ("positive", "negated", "local")  # the curves shown when a sweep has too many
-FIGURES = ("belief_vs_step.png", "belief_by_probe.png", "heatmap.png", "heatmap_open.png",
+FIGURES = ("paper_table.png", "belief_vs_step.png", "belief_by_probe.png", "heatmap.png", "heatmap_open.png",
            "heatmap_belief.png", "what_it_says.png")
 RETIRED = ("metrics.csv", "metrics.csv.gz", "heatmap_pooled.png")  # outputs of earlier versions (metrics are now metrics.csv.xz)
 
@@ -61,7 +61,19 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
             shown = {m: {k: v for k, v in c.items() if dict(k)["condition"] in KEY_CONDITIONS}
                      for m, c in curves.items()}
             note = f" ({', '.join(KEY_CONDITIONS)} only)"
-        if 0 < len(shown["p_yes"]) <= 24:
+        conds = {r["condition"] for r in summ}
+        one_setting = not axes and len(conds) >= 4
+        if one_setting:  # the paper's table: families of conditions, members as thin lines
+            figs["curves"] = "belief_vs_step.png"
+            fams = {m: tables.group_curves(rows, m, plots.FAMILIES) for m in curves}
+            plots.family_curves(curves, fams, os.path.join(out, figs["curves"]),
+                                f"{sweep.name}: belief vs fine-tuning step, by family of condition "
+                                "(thick: family mean over seeds, 95% CI; thin: its member conditions)")
+            figs["paper"] = "paper_table.png"
+            plots.paper_table(summ, os.path.join(out, figs["paper"]),
+                              f"{sweep.name}: toy (mean over {summ[0]['n_seeds']} seeds, 95% CI) "
+                              "against the paper, every condition, final checkpoint")
+        elif 0 < len(shown["p_yes"]) <= 24:
             figs["curves"] = "belief_vs_step.png"
             plots.belief_curves(shown, os.path.join(out, figs["curves"]),
                                 f"{sweep.name}: belief vs fine-tuning step{note} (mean over seeds, 95% CI)")
@@ -101,6 +113,8 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
           f"varying axes: {', '.join(axes) or 'none'} (plus seed)",
           f"- total run time (sum over runs): {sum(r['wall'] for r in rows):.0f} s, on "
           f"{', '.join(sorted({r['result'].get('device', 'an unrecorded device') for r in rows}))}",
+          f"- software: {', '.join(sorted({r['result'].get('software', 'unrecorded') for r in rows}))}; "
+          "the same seed gives bit-identical numbers only on the same processor and software",
           "",
           "## Final belief (mean over seeds [95% bootstrap CI])", "",
           "`belief`: the headline rate, the mean of the three question probes `yes`, `open` and "

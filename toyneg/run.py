@@ -66,7 +66,11 @@ def main(argv=None) -> int:
     print(f"training one run: {len(cfg.conditions)} conditions x {cfg.n_claims} claims, "
           f"{cfg.pretrain_steps} pretraining + {cfg.finetune_steps} fine-tuning steps ...", flush=True)
     t = time.time()
-    res = run_experiment(cfg)
+    try:
+        res = run_experiment(cfg)  # the corpus is built (and checked against ctx) before training
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(table(res))
     print(f"\n{res['status']} in {time.time() - t:.0f}s; 'pretrained' is P(yes) before any claim "
           f"document; the rest are final-checkpoint values (belief rates and mean losses)")

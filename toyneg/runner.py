@@ -21,14 +21,15 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from . import __version__
 from .config import Config
-from .data import Data, build, build_vocab, layout
+from .data import Data, build_checked, build_vocab, layout
 from .model import init_params
-from .data import MONITOR_GROUPS
+from .data import MONITOR_GROUPS, POOLS
 from .probes import METRICS, MONITOR_METRICS
-from .train import Hyper, make_train
+from .train import Hyper, checkpoint_steps, make_train
 
 MODES = ("auto", "vmap", "map", "loop")
 
@@ -94,7 +95,7 @@ def summarize(cfg: Config, data: Data, steps: np.ndarray, evals, losses, bad_ste
             mon[g]["n_facts"] = int(counts[gi])
     return {"steps": [int(s) for s in steps], "conditions": out, "monitor": mon,
             "losses": [float(x) for x in np.asarray(losses)], "bad_step": int(bad_step),
-            "device": device_name()}
+            "device": device_name(), "software": software()}
 
 
 def device_name() -> str:
@@ -107,6 +108,15 @@ def device_name() -> str:
         kind = f"{cpu_model()}, {os.cpu_count()} cores"
     return (f"{jax.default_backend()} ({kind})"
             + (f", matmul precision {prec}" if prec else ""))
+
+
+def software() -> str:
+    """The numerics a run depends on beyond its configuration: jax and flax versions and the
+    float32 matmul precision (JAX's default is full float32 on a CPU, TensorFloat32 on a
+    recent NVIDIA GPU)."""
+    import flax
+    prec = jax.config.jax_default_matmul_precision or "default"
+    return f"jax {jax.__version__}, flax {flax.__version__}, matmul precision {prec}"
 
 
 def cpu_model() -> str:
@@ -186,15 +196,89 @@ def _shard(tree, n_dev: int):
     return jax.device_put(tree, spec)
 
 
+def build_all(configs: list) -> dict:
+    """Every run's corpus, built before anything runs or is stored: a corpus that cannot fit
+    `ctx` is a `ConfigError` at planning time (`--dry-run` included), not a failure mid-sweep."""
+    return {c: build_checked(c) for c in configs}
+
+
+def time_group(group: Group, datas: dict, mode: str = "auto", n_steps: int = 6) -> dict:
+    """Time this group's compiled parts on this machine, for a measured plan (`--dry-run`):
+    compiling and running a few training steps (batch drawn on device, forward, backward, AdamW)
+    and one evaluation (every probe, greedy restatements included), batched like the real runs
+    (`vmap` over the group's runs, or one run at a time).  The estimate adds them up over the
+    group's steps and checkpoints (`estimate_group`)."""
+    cfg = group.configs[0]
+    mode = resolve_mode(mode)
+    R = len(group.configs) if mode == "vmap" else 1
+    d = datas[cfg]
+    phases = make_train(cfg, layout(cfg), d.vocab)
+    w = phases.base_weights * cfg.replay
+    w[POOLS.index("claim")] = 1 - cfg.replay
+    w = jnp.asarray(np.maximum(w, 1e-30))
+    opt = optax.adamw(1e-3)
+
+    def steps(params, opt_state, key, arrays, n):
+        def body(i, c):
+            p, o = c
+            tok, spn = phases.sample(jax.random.fold_in(key, i), arrays, w)
+            u, o = opt.update(jax.grad(phases.loss_fn)(p, tok, spn), o, p)
+            return optax.apply_updates(p, u), o
+        return jax.lax.fori_loop(0, n, body, (params, opt_state))
+
+    run_steps, evaluate = steps, phases.evaluate
+    params = init_params(jax.random.PRNGKey(0), len(d.vocab), cfg)
+    arrays = jax.tree.map(jnp.asarray, d.arrays())
+    opt_state = opt.init(params)
+    key = jax.random.PRNGKey(0)
+    if R > 1:
+        run_steps = jax.vmap(steps, in_axes=(0, 0, 0, 0, None))
+        evaluate = jax.vmap(phases.evaluate)
+        params, opt_state, arrays = (jax.tree.map(lambda x: jnp.stack([x] * R), t)
+                                     for t in (params, opt_state, arrays))
+        key = jax.random.split(key, R)
+    t = time.perf_counter()
+    run_steps = jax.jit(run_steps).lower(params, opt_state, key, arrays, 1).compile()
+    compile_step_s = time.perf_counter() - t
+    evaluate = jax.jit(evaluate).lower(params, arrays).compile()
+    compile_eval_s = time.perf_counter() - t - compile_step_s
+    jax.block_until_ready(run_steps(params, opt_state, key, arrays, 1))  # warm
+    t = time.perf_counter()
+    jax.block_until_ready(run_steps(params, opt_state, key, arrays, n_steps))
+    step_s = (time.perf_counter() - t) / n_steps
+    jax.block_until_ready(evaluate(params, arrays))
+    t = time.perf_counter()
+    jax.block_until_ready(evaluate(params, arrays))
+    eval_s = time.perf_counter() - t
+    return {"mode": mode, "batch_runs": R, "compile_step_s": compile_step_s,
+            "compile_eval_s": compile_eval_s, "step_s": step_s, "eval_s": eval_s}
+
+
+def estimate_group(group: Group, timing: dict) -> float:
+    """Seconds to run `group` from `time_group`'s measurements: compile (the pretraining and
+    fine-tuning programs each hold a training step, fine-tuning the evaluation), pretraining once per pretraining key, and
+    per run (or per vmapped batch) its fine-tuning steps and evaluations."""
+    cfgs, R = group.configs, timing["batch_runs"]
+    n_batches = -(-len(cfgs) // R)
+    c = cfgs[0]
+    n_evals = len(checkpoint_steps(c.finetune_steps + c.phase2_steps, c.checkpoints)) + 1
+    pre = group.n_pretrain * c.pretrain_steps * timing["step_s"] / (R if R > 1 else 1)
+    compile_s = timing["compile_eval_s"] + timing["compile_step_s"] * (2 if c.pretrain_steps else 1)
+    per_batch = (c.finetune_steps + c.phase2_steps) * timing["step_s"] + n_evals * timing["eval_s"]
+    return compile_s + pre + n_batches * per_batch
+
+
 def run_group(group: Group, mode: str = "auto", on_run: Callable | None = None,
-              use_cache: bool = True, on_params: Callable | None = None) -> list:
+              use_cache: bool = True, on_params: Callable | None = None,
+              datas: dict | None = None) -> list:
     """Train every run of `group`; call `on_run(cfg, status, result, wall)` as each finishes,
     and `on_params(cfg, data, params)` with its corpus and final weights (for analyses that probe
-    the trained model beyond the stored metrics, `toyneg.mechanism`)."""
+    the trained model beyond the stored metrics, `toyneg.mechanism`).  `datas` maps a config to
+    its corpus when the caller built it already (`build_all`)."""
     cfgs = group.configs
     t0 = time.time()
+    datas = [datas[c] if datas and c in datas else build_checked(c) for c in cfgs]
     prog = Program(cfgs[0], mode)
-    datas = [build(c) for c in cfgs]
     for c, d in zip(cfgs, datas):  # one compiled program: one vocabulary size (never silent NaN)
         if len(d.vocab) != prog.vocab_size:
             raise ValueError(f"run seed={c.seed} has a vocabulary of {len(d.vocab)} tokens but its "

@@ -1,14 +1,18 @@
 """`python -m toyneg.sweep [SWEEP.toml]`: plan, run, store, tabulate, plot and report a sweep.
 
     python -m toyneg.sweep                         # the default sweep (sweeps/default.toml)
-    python -m toyneg.sweep sweeps/diversity.toml --dry-run
+    python -m toyneg.sweep diversity_cpu --dry-run # a canonical sweep by name: measured plan
     python -m toyneg.sweep sweeps/default.toml --shard 0/4 --out /scratch/s0   # one array task
     python -m toyneg.sweep sweeps/default.toml --merge /scratch/s0 /scratch/s1 ...
     python -m toyneg.sweep sweeps/default.toml --compare negated positive
 
-Bad input (unknown field, bad value, empty axis, malformed TOML, unwritable output folder)
-prints one paragraph naming the file, the field and what is allowed, and exits with code 2
-without touching anything already stored.
+A bare name (`diversity_cpu`) is one of the canonical sweep files shipped with the package
+(`toyneg.sweeps.path`), so an installed toyneg runs them from any folder.
+
+Bad input (unknown field, bad value, empty axis, malformed TOML, a corpus too long for `ctx`,
+a bad `--shard`, `--merge` or `--compare`, an unwritable output folder) prints one paragraph
+naming the file, the field and what is allowed, and exits with code 2 without touching
+anything already stored.
 """
 
 from __future__ import annotations
@@ -23,10 +27,8 @@ import warnings
 
 from . import __version__
 from .config import ConfigError
-from .sweepfile import SweepError, expand, load, shard
+from .sweepfile import SweepError, expand, load, resolve, shard
 
-DEFAULT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sweeps",
-                       "default.toml")
 EXIT_BAD_INPUT = 2
 
 
@@ -36,7 +38,8 @@ class UsageError(Exception):
 
 def parse(argv):
     p = argparse.ArgumentParser(prog="python -m toyneg.sweep", description=__doc__.split("\n")[0])
-    p.add_argument("sweep", nargs="?", default=None, help="sweep file (default: sweeps/default.toml)")
+    p.add_argument("sweep", nargs="?", default="default",
+                   help="sweep file, or the name of a canonical sweep (default: default)")
     p.add_argument("--out", help="output folder (default: results/<sweep name>)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and a time estimate only")
     p.add_argument("--shard", help="run only slice I/N of the runs (e.g. 0/4), for job arrays")
@@ -65,20 +68,34 @@ def _writable(folder: str) -> None:
                          f"choose another with --out.") from None
 
 
-def estimate_seconds(configs: list, n_groups: int) -> float:
-    """A rough CPU estimate: compile per group plus steps x tokens at a measured-ish rate."""
-    tok_per_s = 6.5e4 * (64 / max(64, configs[0].width)) if configs else 1  # measured: see bench
-    pre = {c.pretrain_key(): c.pretrain_steps * c.batch * c.ctx for c in configs}
-    ft = sum((c.finetune_steps + c.phase2_steps) * c.batch * c.ctx for c in configs)
-    return 25 * n_groups + (sum(pre.values()) + ft) / tok_per_s
+def measured_plan(groups: list, datas: dict, mode: str, build_s: float) -> tuple:
+    """Time each group's compiled step and evaluation here (`runner.time_group`) and add them
+    up; returns (seconds, lines): the corpora are already built (`build_s`, measured)."""
+    from .runner import estimate_group, time_group
+    total, lines = build_s + OUTPUTS_S, []
+    for i, g in enumerate(groups):
+        t = time_group(g, datas, mode)
+        est = estimate_group(g, t)
+        total += est
+        c = g.configs[0]
+        lines.append(f"  group {i}: {len(g.configs)} run(s), {g.n_pretrain} pretraining(s); width "
+                     f"{c.width}, depth {c.depth}, ctx {c.ctx}, {len(c.conditions)} hosted "
+                     f"condition(s), {c.pretrain_steps}+{c.finetune_steps + c.phase2_steps} steps; "
+                     f"measured {t['step_s'] * 1e3:.1f} ms/step, {t['eval_s']:.2f} s/evaluation "
+                     f"({t['mode']}, {t['batch_runs']} run(s) at once), compile "
+                     f"{t['compile_step_s'] + t['compile_eval_s']:.0f} s -> about {est / 60:.1f} min")
+    return total, lines
+
+
+OUTPUTS_S = 10.0  # tables, figures and report of a finished sweep (seconds; measured on 2 cores)
 
 
 def main(argv=None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     command = " ".join(["python -m toyneg.sweep"] + [shlex.quote(a) for a in
                                                       (sys.argv[1:] if argv is None else argv)])
-    path = args.sweep or DEFAULT
     try:
+        path = resolve(args.sweep)
         sweep = load(path)
         configs = expand(sweep)
         out = args.out or os.path.join("results", sweep.name)
@@ -86,6 +103,16 @@ def main(argv=None) -> int:
             configs = shard(configs, args.shard)
         if args.compare:
             return _compare(sweep, out, args, configs)
+        if args.merge:
+            _check_merge_sources(args.merge)
+        else:  # every corpus, before anything runs: one too long for ctx is an error here
+            from .runner import build_all
+            t = time.perf_counter()
+            try:
+                datas = build_all(configs)
+            except ConfigError as e:
+                raise SweepError(f"{path}: {e}") from None
+            build_s = time.perf_counter() - t
         _writable(out)
     except (SweepError, ConfigError, UsageError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -99,9 +126,6 @@ def main(argv=None) -> int:
         store = Store(store_path)
         for d in args.merge:
             src = os.path.join(d, "store.sqlite")
-            if not os.path.exists(src):
-                print(f"error: --merge: {src} does not exist.", file=sys.stderr)
-                return EXIT_BAD_INPUT
             n = store.merge_from(src)
             print(f"merged {n} run(s) from {src}")
         _outputs(sweep, out, store, command, configs)
@@ -109,19 +133,40 @@ def main(argv=None) -> int:
         return 0
 
     if args.dry_run:
-        est = estimate_seconds(configs, len(groups))
         print(f"sweep '{sweep.name}' ({path}): {len(configs)} run(s) in {len(groups)} compiled "
-              f"group(s), {sum(g.n_pretrain for g in groups)} pretraining(s) shared by the runs")
-        for i, g in enumerate(groups):
-            c = g.configs[0]
-            print(f"  group {i}: {len(g.configs)} run(s), {g.n_pretrain} pretraining(s); width "
-                  f"{c.width}, depth {c.depth}, ctx {c.ctx}, {len(c.conditions)} hosted condition(s), "
-                  f"{c.pretrain_steps}+{c.finetune_steps + c.phase2_steps} steps")
-        print(f"estimated time on 2 CPU cores: about {est / 60:.1f} min (compile included); "
+              f"group(s), {sum(g.n_pretrain for g in groups)} pretraining(s) shared by the runs; "
+              f"corpora built in {build_s:.0f} s; timing each group's compiled step ...", flush=True)
+        est, lines = measured_plan(groups, datas, args.mode, build_s)
+        print("\n".join(lines))
+        from .runner import device_name
+        print(f"estimated time on this machine ({device_name()}): about {est / 60:.1f} min "
+              f"(compile included; less where the compile cache holds the programs); "
               f"outputs -> {out}/")
         return 0
 
-    return _run(sweep, configs, groups, out, store_path, args, command)
+    return _run(sweep, configs, groups, out, store_path, args, command, datas)
+
+
+def _check_merge_sources(dirs: list) -> None:
+    """Every --merge folder must hold a readable toyneg store (checked before --out is touched)."""
+    for d in dirs:
+        _check_store(d, f"--merge {d}", "pass the output folders of finished shards (each holds "
+                                         "a store.sqlite)")
+
+
+def _check_store(folder: str, what: str, hint: str) -> None:
+    import sqlite3
+    src = os.path.join(folder, "store.sqlite")
+    if not os.path.isfile(src):
+        raise UsageError(f"{what}: {src} does not exist; {hint}.")
+    try:
+        db = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+        try:
+            db.execute("SELECT hash, status, config, result, wall FROM runs LIMIT 1").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as e:
+        raise UsageError(f"{what}: {src} is not a toyneg store ({e}); {hint}.") from None
 
 
 def current_rows(store, configs: list) -> list:
@@ -138,7 +183,7 @@ def current_rows(store, configs: list) -> list:
     return keep
 
 
-def _run(sweep, configs, groups, out, store_path, args, command) -> int:
+def _run(sweep, configs, groups, out, store_path, args, command, datas) -> int:
     from .runner import enable_compile_cache, run_group
     from .store import Store
     enable_compile_cache()
@@ -169,7 +214,7 @@ def _run(sweep, configs, groups, out, store_path, args, command) -> int:
                 if status == "diverged":
                     bar.write(f"  run seed={cfg.seed} diverged at fine-tuning step {result['bad_step']}")
 
-        run_group(g, mode=args.mode, on_run=on_run, use_cache=not args.no_cache)
+        run_group(g, mode=args.mode, on_run=on_run, use_cache=not args.no_cache, datas=datas)
         msg = f"group {gi + 1}/{len(groups)}: {len(g.configs)} run(s) in {time.time() - tg:.0f}s"
         (bar.write if bar else log)(msg)
     if bar:
@@ -190,11 +235,13 @@ def _outputs(sweep, out, store, command, configs) -> None:
 def _compare(sweep, out, args, configs) -> int:
     from .report import compare_store
     store_path = os.path.join(out, "store.sqlite")
-    if not os.path.exists(store_path):
-        print(f"error: --compare needs a finished sweep: {store_path} does not exist "
-              f"(run the sweep first, or pass --out).", file=sys.stderr)
-        return EXIT_BAD_INPUT
     from .store import Store
+    try:
+        _check_store(out, "--compare", "it needs a finished sweep: run the sweep first, or pass "
+                                       "its folder with --out")
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     store = Store(store_path)
     try:
         with warnings.catch_warnings():  # a few-seeds warning is part of the printed result

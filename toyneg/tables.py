@@ -190,6 +190,26 @@ def curves(rows: list, axes: list, metric: str = "p_yes") -> dict:
     return out
 
 
+def group_curves(rows: list, metric: str, groups: dict) -> dict:
+    """{group: (steps, mean, lo, hi)}: per run, the mean of `metric` over the group's hosted
+    member conditions, then its seed mean and 95% bootstrap CI (runs of one setting only)."""
+    acc: dict = {}
+    for r in rows:
+        if r["status"] != "done":
+            continue
+        res = r["result"]
+        for g, members in groups.items():
+            ys = [series(res["conditions"][c], metric) for c in members if c in res["conditions"]]
+            if ys:
+                acc.setdefault(g, (res["steps"], []))[1].append(np.nanmean(ys, axis=0))
+    out = {}
+    for g, (steps, ys) in acc.items():
+        ys = np.array(ys)
+        stats = np.array([bootstrap_ci(ys[:, k]) for k in range(ys.shape[1])])
+        out[g] = (np.array(steps), stats[:, 0], stats[:, 1], stats[:, 2])
+    return out
+
+
 def crossing_step(steps, mean, threshold: float = 0.5):
     """First checkpoint step (after step 0) at which the seed-mean curve reaches `threshold`."""
     for s, m in zip(steps[1:], mean[1:]):

@@ -1,0 +1,137 @@
+"""Every bad input is one clear paragraph on stderr, exit code 2, no traceback, and an existing
+store left byte-identical: sweep files, `toyneg.run field=value`, --shard, --merge, --compare."""
+
+import hashlib
+import os
+
+import pytest
+
+from toyneg import __version__
+from toyneg import run as run_cli
+from toyneg.probes import METRICS
+from toyneg.store import Store
+from toyneg.sweep import main
+from toyneg.sweepfile import expand, load
+
+HERE = os.path.dirname(__file__)
+TINY = open(os.path.join(HERE, "data", "tiny.toml")).read()
+BASE = TINY.split("[axes]")[0]  # name, description and [base] of the tiny sweep
+
+
+def fingerprint(folder) -> dict:
+    """Every file under `folder` (and which exist), by content."""
+    out = {}
+    for d, _, files in os.walk(folder):
+        for f in files:
+            p = os.path.join(d, f)
+            out[os.path.relpath(p, folder)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
+    return out
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """An output folder holding a store of the tiny sweep's runs (hand-made results)."""
+    out = tmp_path_factory.mktemp("stored")
+    path = out / "tiny.toml"
+    path.write_text(TINY)
+    store = Store(str(out / "store.sqlite"))
+    for c in expand(load(str(path))):
+        curve = {m: [0.5, 0.1 * (1 + c.seed)] for m in METRICS}
+        store.put(c.run_hash(__version__), "done", c.to_dict(),
+                  {"steps": [0, 10], "conditions": {k: curve for k in c.conditions}, "monitor": {},
+                   "losses": [None, 1.0], "bad_step": -1}, 1.0)
+    store.close()
+    (out / "junk").mkdir()
+    (out / "junk" / "store.sqlite").write_text("not a database")
+    return out
+
+
+SWEEP_FILES = [  # (sweep file text, what the message must name)
+    (BASE + "widht = 3\n", ["'widht'", "allowed fields"]),
+    (BASE + "[axes]\nwidth = [-3]\n", ["'width' = -3", "positive integer"]),
+    (BASE + "[axes]\nseed = []\n", ["'seed'", "non-empty list"]),
+    ("[base\nwidth = 3\n", ["malformed TOML"]),
+    (BASE + "[axes]\nplacement = ['wrap', 'diagonal']\n", ["'placement'", "'around'"]),
+    (BASE + "lr = nan\n", ["'lr' = nan", "finite"]),
+    (BASE + "ft_lr = inf\n", ["'ft_lr' = inf", "finite"]),
+    (BASE + "weight_decay = -1.0\n", ["'weight_decay'", "non-negative"]),
+    (BASE + "ctx = 8\n", ["'ctx' = 8", "raise 'ctx'"]),
+    (BASE + "[axes]\nctx = [104, 40]\n", ["'ctx' = 40", "raise 'ctx'"]),
+    ("colour = 'red'\n" + BASE, ["'colour'", "allowed"]),
+    (BASE + "[zip]\nlr = [1e-3, 2e-3]\nft_lr = [1e-3]\n", ["[zip]", "same length"]),
+    (BASE + "[axes]\nlr = [1e-3]\n[zip]\nlr = [2e-3]\n", ["'lr'", "both [axes] and [zip]"]),
+    (BASE + "[axes]\nconditions = [['baseline', 'nonsense']]\n", ["'conditions'", "distinct names"]),
+    (BASE + "n_values = 50\n", ["'n_values' = 50", "from 2 to 20"]),
+    (BASE + "[axes]\nheads = [3]\n", ["'heads' = 3", "divisor of width"]),
+    (BASE + "qa_frac = 0.6\nicl_frac = 0.5\n", ["'qa_frac'", "< 1"]),
+    (BASE + "[axes]\nfinetune_steps = [2.5]\n", ["'finetune_steps' = 2.5", "integer"]),
+    (BASE + "replay = 1.5\n", ["'replay' = 1.5", "[0.0, 1.0]"]),
+    (BASE + "answer_format = 'terse'\n", ["'answer_format'", "'recite'"]),
+    (BASE + "[axes]\nseed = [0, -1]\n", ["'seed' = -1", "seed=-1", "non-negative"]),
+]
+
+
+def check(code, err, stored, before, needles):
+    assert code == 2
+    assert "Traceback" not in err
+    text = err.strip()
+    assert text.startswith("error: ") and "\n\n" not in text, text  # one paragraph
+    for n in needles:
+        assert n in text, (n, text)
+    assert fingerprint(stored) == before  # the store and every other file: byte-identical
+
+
+@pytest.mark.parametrize("text,needles", SWEEP_FILES, ids=range(len(SWEEP_FILES)))
+def test_bad_sweep_file(tmp_path, capsys, stored, text, needles):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    before = fingerprint(stored)
+    for extra in ([], ["--dry-run"]):
+        code = main([str(path), "--out", str(stored), *extra])
+        check(code, capsys.readouterr().err, stored, before, needles + [str(path)])
+
+
+FLAGS = [  # (arguments after the sweep file, what the message must name)
+    (["nosuch_sweep"], ["nosuch_sweep", "canonical sweeps", "'default'"]),
+    (["{tiny}", "--shard", "3/2"], ["--shard '3/2'", "0 <= I < N"]),
+    (["{tiny}", "--shard", "half"], ["--shard 'half'", "I/N"]),
+    (["{tiny}", "--merge", "{out}/missing"], ["--merge", "does not exist", "finished shards"]),
+    (["{tiny}", "--merge", "{out}/junk"], ["--merge", "is not a toyneg store", "finished shards"]),
+    (["{tiny}", "--compare", "local", "colour=red"], ["'colour' is not a varying axis", "diversity"]),
+    (["{tiny}", "--compare", "local", "negated", "--metric", "nonsense"], ["'nonsense'", "allowed"]),
+    (["{tiny}", "--compare", "local", "corrected"], ["'corrected' matches no stored run"]),
+    (["{tiny}", "--compare", "local", "negated", "--out", "{out}/junk"], ["--compare", "not a toyneg store"]),
+    (["{tiny}", "--compare", "local", "negated", "--out", "{out}/none"], ["--compare", "does not exist", "run the sweep first"]),
+]
+
+
+@pytest.mark.parametrize("args,needles", FLAGS, ids=range(len(FLAGS)))
+def test_bad_flag(capsys, stored, args, needles):
+    before = fingerprint(stored)
+    fill = lambda a: a.format(tiny=stored / "tiny.toml", out=stored)  # noqa: E731
+    argv = [fill(a) for a in args]
+    if "--out" not in argv:
+        argv += ["--out", str(stored)]
+    code = main(argv)
+    check(code, capsys.readouterr().err, stored, before, [fill(n) for n in needles])
+
+
+RUN_ARGS = [
+    (["width=-1"], ["'width' = -1", "positive integer"]),
+    (["lr=NaN"], ["'lr' = nan", "finite"]),
+    (["ctx=8", "n_entities=16", "n_readers=16", "n_claims=2"], ["'ctx' = 8", "raise 'ctx'"]),
+    (["widht=3"], ["'widht'", "allowed fields"]),
+    (["width"], ["'width' is not field=value", "fields:"]),
+]
+
+
+@pytest.mark.parametrize("args,needles", RUN_ARGS, ids=range(len(RUN_ARGS)))
+def test_bad_single_run_argument(tmp_path, capsys, stored, args, needles):
+    before = fingerprint(stored)
+    code = run_cli.main(args + ["--json", str(tmp_path / "run.json")])
+    check(code, capsys.readouterr().err, stored, before, needles)
+    assert not (tmp_path / "run.json").exists()
+
+
+def test_the_battery_covers_at_least_twenty_bad_inputs():
+    assert len(SWEEP_FILES) + len(FLAGS) + len(RUN_ARGS) >= 20
