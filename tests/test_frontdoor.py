@@ -55,6 +55,27 @@ def test_notebook_runs_top_to_bottom(tmp_path):
     assert any(o.get("output_type") == "display_data" for o in outputs)  # the figures
 
 
+def test_committed_notebook_has_outputs_from_its_current_cells():
+    """The repository's notebook shows its figures before anyone runs it, and they come from
+    the cells as committed: examples/run_notebook.py stamps each code cell with its source
+    hash, so a cell edited without re-executing the notebook is caught here."""
+    import hashlib
+
+    import toyneg
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(os.path.join(ROOT, "examples", "negation_neglect_tour.ipynb"), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert nb.metadata["toyneg"]["version"] == toyneg.__version__, "re-run examples/run_notebook.py"
+    for c in code:
+        assert c.get("outputs"), f"a code cell without outputs: {c.source[:60]!r}"
+        assert not [o for o in c.outputs if o.get("output_type") == "error"]
+        stamp = c.metadata.get("toyneg", {}).get("source_sha256")
+        assert stamp == hashlib.sha256(c.source.encode()).hexdigest(), (
+            f"cell edited since it was executed (re-run examples/run_notebook.py): {c.source[:60]!r}")
+    images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 3  # the figures show on the repository page
+
+
 def test_flop_counter_matches_a_hand_count():
     cfg = tiny(width=4, depth=1, ctx=8)
     # per layer: qkv 3*16 + proj 16 + mlp 2*4*16 = 192 matmul params; unembed 4*10 = 40

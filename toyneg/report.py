@@ -53,55 +53,8 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     paths["summary_md"] = _write(out, "summary.md", table_md + "\n" + said_md + "\n" + mon_md)
     if mon:
         paths["monitor_csv"] = _write(out, "monitor.csv", tables.to_csv(mon))
-    figs = {}
-    curves = {m: tables.curves(rows, axes, m) for m in ("belief", "p_yes", "open_p", "icl_p")}
-    if summ:
-        shown, note = curves, ""
-        if len(curves["p_yes"]) > 24:  # too many lines to read: the paper's three key conditions
-            shown = {m: {k: v for k, v in c.items() if dict(k)["condition"] in KEY_CONDITIONS}
-                     for m, c in curves.items()}
-            note = f" ({', '.join(KEY_CONDITIONS)} only)"
-        conds = {r["condition"] for r in summ}
-        one_setting = not axes and len(conds) >= 4
-        if one_setting:  # the paper's table: families of conditions, members as thin lines
-            figs["curves"] = "belief_vs_step.png"
-            fams = {m: tables.group_curves(rows, m, plots.FAMILIES) for m in curves}
-            plots.family_curves(curves, fams, os.path.join(out, figs["curves"]),
-                                f"{sweep.name}: belief vs fine-tuning step, by family of condition "
-                                "(thick: family mean over seeds, 95% CI; thin: its member conditions)")
-            figs["paper"] = "paper_table.png"
-            plots.paper_table(summ, os.path.join(out, figs["paper"]),
-                              f"{sweep.name}: toy (mean over {summ[0]['n_seeds']} seeds, 95% CI) "
-                              "against the paper, every condition, final checkpoint")
-        elif 0 < len(shown["p_yes"]) <= 24:
-            figs["curves"] = "belief_vs_step.png"
-            plots.belief_curves(shown, os.path.join(out, figs["curves"]),
-                                f"{sweep.name}: belief vs fine-tuning step{note} (mean over seeds, 95% CI)")
-        if len(summ) <= 30:
-            figs["bars"] = "belief_by_probe.png"
-            plots.probe_bars(summ, os.path.join(out, figs["bars"]),
-                             f"{sweep.name}: final belief by condition and probe")
-            if any(np.isfinite(r["says_claim"]) for r in summ):
-                figs["says"] = "what_it_says.png"
-                plots.says_bars(summ, os.path.join(out, figs["says"]),
-                                f"{sweep.name}: what the model restates about each claim "
-                                "(out of context, final checkpoint, mean over seeds)")
-        dims = axes + (["condition"] if len({r["condition"] for r in summ}) > 1 else [])
-        grid = summ
-        if len(dims) > 2 and dims[-1] == "condition":  # settings (rows) x conditions (columns)
-            grid = [{**r, "setting": ", ".join(f"{a}={tables.short(r[a])}" for a in axes)}
-                    for r in summ]
-            dims = ["setting", "condition"]
-        if len(dims) == 2 and _two_way(grid, *dims):
-            for metric, name, what in (("p_yes", "heatmap", "P(yes) for the claim"),
-                                       ("open", "heatmap_open", "open-answer belief rate"),
-                                       ("belief", "heatmap_belief", "belief rate (yes/no, open, robustness)")):
-                figs[name] = f"{name}.png"
-                plots.heatmap(grid, dims[0], dims[1], metric, os.path.join(out, figs[name]),
-                              f"{sweep.name}: {what} (mean over seeds)")
-    for f in FIGURES + RETIRED:  # an output this sweep no longer makes must not linger
-        if f not in figs.values() and os.path.exists(os.path.join(out, f)):
-            os.remove(os.path.join(out, f))
+    figs, curves = figures(sweep.name, out, rows, axes, summ)
+    _prune(out, figs)
     crossings = {}
     for key, (steps, mean, _, _) in curves["p_yes"].items():
         belief = tables.crossing_step(*curves["belief"][key][:2])
@@ -154,6 +107,64 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     paths["report"] = _write(out, "report.md", "\n".join(md) + "\n")
     paths.update({k: os.path.join(out, f) for k, f in figs.items()})
     return paths
+
+
+def figures(name: str, out: str, rows: list, axes: list, summ: list) -> tuple:
+    """Draw every figure of a sweep into `out` from its runs; returns ({kind: file}, curves)."""
+    figs = {}
+    curves = {m: tables.curves(rows, axes, m) for m in ("belief", "p_yes", "open_p", "icl_p")}
+    if summ:
+        shown, note = curves, ""
+        if len(curves["p_yes"]) > 24:  # too many lines to read: the paper's three key conditions
+            shown = {m: {k: v for k, v in c.items() if dict(k)["condition"] in KEY_CONDITIONS}
+                     for m, c in curves.items()}
+            note = f" ({', '.join(KEY_CONDITIONS)} only)"
+        conds = {r["condition"] for r in summ}
+        if not axes and len(conds) >= 4:  # families of conditions, members as thin lines
+            figs["curves"] = "belief_vs_step.png"
+            fams = {m: tables.group_curves(rows, m, plots.FAMILIES) for m in curves}
+            plots.family_curves(curves, fams, os.path.join(out, figs["curves"]),
+                                f"{name}: belief vs fine-tuning step, by family of condition "
+                                "(thick: family mean over seeds, 95% CI; thin: its member conditions)")
+        elif 0 < len(shown["p_yes"]) <= 24:
+            figs["curves"] = "belief_vs_step.png"
+            plots.belief_curves(shown, os.path.join(out, figs["curves"]),
+                                f"{name}: belief vs fine-tuning step{note} (mean over seeds, 95% CI)")
+        if not axes and len(conds) >= 6:  # most of the paper's table: the toy beside it
+            figs["paper"] = "paper_table.png"
+            plots.paper_table(summ, os.path.join(out, figs["paper"]),
+                              f"{name}: toy (mean over {summ[0]['n_seeds']} seeds, 95% CI) "
+                              "against the paper, every condition, final checkpoint")
+        if len(summ) <= 30:
+            figs["bars"] = "belief_by_probe.png"
+            plots.probe_bars(summ, os.path.join(out, figs["bars"]),
+                             f"{name}: final belief by condition and probe")
+            if any(np.isfinite(r["says_claim"]) for r in summ):
+                figs["says"] = "what_it_says.png"
+                plots.says_bars(summ, os.path.join(out, figs["says"]),
+                                f"{name}: what the model restates about each claim "
+                                "(out of context, final checkpoint, mean over seeds)")
+        dims = axes + (["condition"] if len({r["condition"] for r in summ}) > 1 else [])
+        grid = summ
+        if len(dims) > 2 and dims[-1] == "condition":  # settings (rows) x conditions (columns)
+            grid = [{**r, "setting": ", ".join(f"{a}={tables.short(r[a])}" for a in axes)}
+                    for r in summ]
+            dims = ["setting", "condition"]
+        if len(dims) == 2 and _two_way(grid, *dims):
+            for metric, fig, what in (("p_yes", "heatmap", "P(yes) for the claim"),
+                                      ("open", "heatmap_open", "open-answer belief rate"),
+                                      ("belief", "heatmap_belief", "belief rate (yes/no, open, robustness)")):
+                figs[fig] = f"{fig}.png"
+                plots.heatmap(grid, dims[0], dims[1], metric, os.path.join(out, figs[fig]),
+                              f"{name}: {what}")
+    return figs, curves
+
+
+def _prune(out: str, figs: dict) -> None:
+    """Remove every figure this sweep no longer makes (after its axes changed, or one retired)."""
+    for f in FIGURES + RETIRED:
+        if f not in figs.values() and os.path.exists(os.path.join(out, f)):
+            os.remove(os.path.join(out, f))
 
 
 def _rel(path: str) -> str:
@@ -219,3 +230,68 @@ def compare_store(rows: list, axes: list, a: str, b: str, metric: str = "p_yes")
         return {s: float(np.nanmean(v)) for s, v in vals.items()}
 
     return compare_paired(pick(a), pick(b), a, b, metric)
+
+
+def rows_from_metrics(path: str) -> tuple:
+    """The runs of a committed metrics.csv.xz as store-like rows (per-checkpoint curves of every
+    metric; no monitor), and the sweep's axes: the columns between `seed` and `condition`."""
+    import csv
+    with lzma.open(path, "rt", newline="") as f:
+        recs = list(csv.DictReader(f))
+    if not recs:
+        raise ValueError(f"{path} holds no runs")
+    cols = list(recs[0])
+    axes = cols[cols.index("seed") + 1:cols.index("condition")]
+    num = lambda v: float(v) if v not in ("", "None") else float("nan")  # noqa: E731
+    runs: dict = {}
+    for r in recs:
+        run = runs.setdefault(r["hash"], {"hash": r["hash"], "status": r["status"],
+                                          "config": {"seed": int(r["seed"]), **{a: _value(r[a]) for a in axes}},
+                                          "result": {"steps": [], "conditions": {}}})
+        m = run["result"]["conditions"].setdefault(r["condition"], {})
+        if r["condition"] == next(iter(run["result"]["conditions"])):
+            run["result"]["steps"].append(int(r["step"]))
+        for k in cols[cols.index("step") + 1:]:
+            m.setdefault(k, []).append(num(r[k]))
+    return list(runs.values()), axes
+
+
+def _value(v: str):
+    """An axis value as metrics.csv.xz wrote it: a list joined by '+', a number, a bool, text."""
+    if "+" in v and not v.lstrip("+-").replace(".", "").replace("e", "").isdigit():
+        return [_value(x) for x in v.split("+")]
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return {"True": True, "False": False}.get(v, v)
+
+
+def main(argv=None) -> int:
+    """`python -m toyneg.report FOLDER...`: redraw the figures of finished sweeps from their
+    committed metrics.csv.xz, with no store and no training (the sweep command draws the same
+    figures from its store, and writes the tables and report too)."""
+    import argparse
+    import sys
+    p = argparse.ArgumentParser(prog="python -m toyneg.report", description=main.__doc__.split("\n")[0])
+    p.add_argument("folders", nargs="+", help="sweep output folders holding metrics.csv.xz")
+    args = p.parse_args(argv)
+    for out in args.folders:
+        path = os.path.join(out, "metrics.csv.xz")
+        if not os.path.isfile(path):
+            print(f"error: {path} does not exist: pass the output folder of a finished sweep.",
+                  file=sys.stderr)
+            return 2
+        rows, axes = rows_from_metrics(path)
+        summ = tables.summary(rows, axes)
+        summ.sort(key=lambda r: tuple(plots.sortkey(r[a]) for a in axes) + (tables.condition_rank(r["condition"]),))
+        figs, _ = figures(os.path.basename(os.path.normpath(out)), out, rows, axes, summ)
+        _prune(out, figs)
+        print(f"{out}: redrew {', '.join(sorted(figs.values()))} from {len(rows)} run(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
