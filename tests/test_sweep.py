@@ -172,11 +172,14 @@ def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
     assert header[:3] == ["diversity", "replay", "condition"]
 
 
-def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path, workers):
+    """kill -9 of the sweep process (with --workers 2: of the parent that stores what its
+    worker processes return) once a run is stored; a re-run completes the rest exactly."""
     out = str(tmp_path / "out")
     e = {**os.environ, "PYTHONPATH": ROOT}
     proc = subprocess.Popen([sys.executable, "-m", "toyneg.sweep", TINY, "--out", out, "-q",
-                             "--mode", "loop"], env=e, cwd=ROOT,
+                             "--mode", "loop", "--workers", workers], env=e, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = os.path.join(out, "store.sqlite")
     t0 = time.time()
@@ -194,7 +197,7 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path):
     proc.wait()
     first = stored(out)
     assert 1 <= len(first) <= 4
-    r = cli(TINY, "--out", out, "-q")
+    r = cli(TINY, "--out", out, "-q", "--workers", workers)
     assert r.returncode == 0, r.stderr
     final = stored(out)
     assert len(final) == 4 and len({h for h, _ in final}) == 4

@@ -180,6 +180,18 @@ class Program:
         os.replace(tmp, path)  # atomic: a killed sweep never leaves a half-written cache
 
 
+_PROGRAMS: dict = {}
+
+
+def program(cfg: Config, mode: str) -> "Program":
+    """The compiled program of `cfg`'s static shape, built once per process: a worker that
+    trains several runs of one group one at a time (`toyneg.workers`) compiles once."""
+    key = (cfg.static_key(), resolve_mode(mode))
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = Program(cfg, mode)
+    return _PROGRAMS[key]
+
+
 def _stack(trees):
     return jax.tree.map(lambda *xs: np.stack(xs), *trees)
 
@@ -278,7 +290,7 @@ def run_group(group: Group, mode: str = "auto", on_run: Callable | None = None,
     cfgs = group.configs
     t0 = time.time()
     datas = [datas[c] if datas and c in datas else build_checked(c) for c in cfgs]
-    prog = Program(cfgs[0], mode)
+    prog = program(cfgs[0], mode)
     for c, d in zip(cfgs, datas):  # one compiled program: one vocabulary size (never silent NaN)
         if len(d.vocab) != prog.vocab_size:
             raise ValueError(f"run seed={c.seed} has a vocabulary of {len(d.vocab)} tokens but its "

@@ -50,6 +50,8 @@ def parse(argv):
     p.add_argument("--compare", nargs=2, metavar=("A", "B"),
                    help="compare two conditions (or axis settings 'field=value') of a finished sweep")
     p.add_argument("--metric", default="p_yes", help="metric for --compare (default p_yes)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="train in N single-threaded worker processes, one per core (CPU, loop mode)")
     p.add_argument("--no-cache", action="store_true", help="do not reuse pretrained weights from disk")
     p.add_argument("--no-outputs", action="store_true", help="store runs but skip tables and figures")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, only errors and the final line")
@@ -103,6 +105,9 @@ def main(argv=None) -> int:
             configs = shard(configs, args.shard)
         if args.compare:
             return _compare(sweep, out, args, configs)
+        if args.workers < 1 or (args.workers > 1 and args.mode not in ("auto", "loop")):
+            raise UsageError(f"--workers {args.workers}: expected a positive number of worker "
+                             f"processes, and --mode loop or auto with more than one.")
         if args.merge:
             _check_merge_sources(args.merge)
         else:  # every corpus, before anything runs: one too long for ctx is an error here
@@ -199,22 +204,27 @@ def _run(sweep, configs, groups, out, store_path, args, command, datas) -> int:
         bar = tqdm(total=todo_total, unit="run", dynamic_ncols=True)
     t0 = time.time()
     n_div = 0
+
+    def store_run(cfg, status, result, wall):
+        nonlocal n_div
+        store.put(cfg.run_hash(__version__), status, cfg.to_dict(), result, wall)
+        n_div += status == "diverged"
+        if bar:
+            bar.update(1)
+            if status == "diverged":
+                bar.write(f"  run seed={cfg.seed} diverged at fine-tuning step {result['bad_step']}")
+
+    if args.workers > 1:  # every run of every group, spread over single-threaded processes
+        from .workers import run_pool
+        todo = [c for c in configs if c.run_hash(__version__) not in done]
+        run_pool(todo, args.workers, store_run, use_cache=not args.no_cache)
+        groups = []
     for gi, g in enumerate(groups):
         g.configs = [c for c in g.configs if c.run_hash(__version__) not in done]
         if not g.configs:
             continue
         tg = time.time()
-
-        def on_run(cfg, status, result, wall):
-            nonlocal n_div
-            store.put(cfg.run_hash(__version__), status, cfg.to_dict(), result, wall)
-            n_div += status == "diverged"
-            if bar:
-                bar.update(1)
-                if status == "diverged":
-                    bar.write(f"  run seed={cfg.seed} diverged at fine-tuning step {result['bad_step']}")
-
-        run_group(g, mode=args.mode, on_run=on_run, use_cache=not args.no_cache, datas=datas)
+        run_group(g, mode=args.mode, on_run=store_run, use_cache=not args.no_cache, datas=datas)
         msg = f"group {gi + 1}/{len(groups)}: {len(g.configs)} run(s) in {time.time() - tg:.0f}s"
         (bar.write if bar else log)(msg)
     if bar:
