@@ -95,6 +95,7 @@ FLAGS = [  # (arguments after the sweep file, what the message must name)
     (["nosuch_sweep"], ["nosuch_sweep", "canonical sweeps", "'default'"]),
     (["{tiny}", "--shard", "3/2"], ["--shard '3/2'", "0 <= I < N"]),
     (["{tiny}", "--shard", "half"], ["--shard 'half'", "I/N"]),
+    (["{tiny}", "--out", "{out}/junk"], ["--out", "is not a toyneg store", "choose another"]),
     (["{tiny}", "--merge", "{out}/missing"], ["--merge", "does not exist", "finished shards"]),
     (["{tiny}", "--merge", "{out}/junk"], ["--merge", "is not a toyneg store", "finished shards"]),
     (["{tiny}", "--compare", "local", "colour=red"], ["'colour' is not a varying axis", "diversity"]),

@@ -147,6 +147,20 @@ def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
     assert [len(stored(o)) for o in outs] == [2, 2]
     assert stored(merged) == stored(full)
     assert open(os.path.join(merged, "summary.csv")).read() == open(os.path.join(full, "summary.csv")).read()
+    # figures redrawn from the committed metrics alone come from the same numbers as the store's
+    from toyneg.report import rows_from_metrics
+    from toyneg.tables import summary
+    rows, axes = rows_from_metrics(os.path.join(full, "metrics.csv.xz"))
+    assert axes == ["diversity"] and len(rows) == 4
+    redrawn = {(str(r["diversity"]), r["condition"]): r for r in summary(rows, axes)}
+    with open(os.path.join(full, "summary.csv")) as f:
+        for ref in csv.DictReader(f):
+            r = redrawn[(ref["diversity"], ref["condition"])]
+            for k in ("belief", "belief_lo", "p_yes", "icl", "says_claim"):
+                assert float(ref[k]) == pytest.approx(r[k], abs=1e-5, nan_ok=True), k
+    r = subprocess.run([sys.executable, "-m", "toyneg.report", full], env={**os.environ, "PYTHONPATH": ROOT},
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "redrew" in r.stdout, r.stderr
     # an edited sweep file in the same folder: old runs stay stored but out of the new tables
     edited = write(tmp_path, open(TINY).read().replace("diversity = [1, 4]", "diversity = [4]"))
     r = cli(edited, "--out", merged, "--merge", outs[0])
@@ -222,10 +236,23 @@ def test_run_axis_sharded_over_two_cpu_devices_gives_the_same_numbers(tmp_path):
             np.testing.assert_allclose(a, b, atol=2e-4)
 
 
-def test_dry_run_prints_the_plan(capsys, tmp_path):
+def test_dry_run_prints_a_measured_plan_and_stores_nothing(capsys, tmp_path):
     assert main([TINY, "--dry-run", "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
-    assert "4 run(s) in 1 compiled group(s)" in out and "estimated time" in out
+    assert "4 run(s) in 1 compiled group(s)" in out and "estimated time on this machine" in out
+    assert "ms/step" in out and "s/evaluation" in out  # timed here, not guessed
+    assert not (tmp_path / "o" / "store.sqlite").exists()
+
+
+def test_estimate_adds_up_steps_evaluations_and_compiles():
+    from toyneg.runner import Group, estimate_group
+    from toyneg.train import checkpoint_steps
+    cfgs = expand(load(TINY))  # 4 runs, 2 pretraining keys, 20 + 20 steps
+    g = Group("k", cfgs)
+    t = {"batch_runs": 1, "step_s": 0.01, "eval_s": 0.5, "compile_step_s": 3.0, "compile_eval_s": 2.0}
+    n_eval = len(checkpoint_steps(20, cfgs[0].checkpoints)) + 1
+    want = (2.0 + 2 * 3.0) + g.n_pretrain * 20 * 0.01 + 4 * (20 * 0.01 + n_eval * 0.5)
+    assert estimate_group(g, t) == pytest.approx(want)
 
 
 def test_every_canonical_sweep_file_loads_and_expands():

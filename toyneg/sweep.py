@@ -108,13 +108,16 @@ def main(argv=None) -> int:
         if args.workers < 1 or (args.workers > 1 and args.mode not in ("auto", "loop")):
             raise UsageError(f"--workers {args.workers}: expected a positive number of worker "
                              f"processes, and --mode loop or auto with more than one.")
+        if os.path.isfile(os.path.join(out, "store.sqlite")):
+            _check_store(out, f"--out {out}", "choose another output folder with --out")
         if args.merge:
             _check_merge_sources(args.merge)
-        else:  # every corpus, before anything runs: one too long for ctx is an error here
+        else:  # every corpus still to run, before anything runs: one too long for ctx is an error here
             from .runner import build_all
             t = time.perf_counter()
+            stored = set() if args.dry_run else _stored_hashes(out)
             try:
-                datas = build_all(configs)
+                datas = build_all([c for c in configs if c.run_hash(__version__) not in stored])
             except ConfigError as e:
                 raise SweepError(f"{path}: {e}") from None
             build_s = time.perf_counter() - t
@@ -150,6 +153,19 @@ def main(argv=None) -> int:
         return 0
 
     return _run(sweep, configs, groups, out, store_path, args, command, datas)
+
+
+def _stored_hashes(out: str) -> set:
+    """Hashes of the runs already in `out`'s store (read-only; empty when there is none)."""
+    import sqlite3
+    path = os.path.join(out, "store.sqlite")
+    if not os.path.isfile(path):
+        return set()
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)  # checked readable by _check_store
+    try:
+        return {h for (h,) in db.execute("SELECT hash FROM runs")}
+    finally:
+        db.close()
 
 
 def _check_merge_sources(dirs: list) -> None:
