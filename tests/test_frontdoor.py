@@ -129,3 +129,28 @@ def test_benchmark_kernels_only_prints_the_product_table(tmp_path):
     assert "| all matrix products | 39 |" in r.stdout
     assert not list(tmp_path.iterdir())  # writes nothing
 
+
+
+def test_front_door_sizes_and_references_hold():
+    """README <= 8 KB, results/README.md <= 30 KB, committed results <= 5 MB; every results
+    folder and canonical sweep the pages name exists."""
+    import re
+    from toyneg.sweepfile import canonical
+    assert os.path.getsize(os.path.join(ROOT, "README.md")) <= 8 * 1024
+    assert os.path.getsize(os.path.join(ROOT, "results", "README.md")) <= 30 * 1024
+    total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(ROOT, "results"))
+                for f in fs if not f.startswith("store.sqlite"))
+    assert total <= 5 * 1024 * 1024
+    pages = {p: open(os.path.join(ROOT, p)).read() for p in
+             ("README.md", "results/README.md", "docs/sweeps.md", "docs/paper.md", "docs/api.md",
+              "docs/performance.md", "docs/recite.md")}
+    for page, text in pages.items():
+        for path in re.findall(r"`(?:results/)?((?:default|replicate|formats|layout_cpu|diversity_cpu|"
+                               r"placement_cpu|cures_cpu|cure_dial|stability|ablations_cpu|mechanism|bench)"
+                               r"/[\w.]+)`", text):
+            assert os.path.exists(os.path.join(ROOT, "results", path)), (page, path)
+    names = set(canonical())
+    for name in re.findall(r"\| `(\w+)`", pages["docs/sweeps.md"]):
+        assert name in names or name in ("default",), name
+    for name in re.findall(r"python -m toyneg\.sweep ([a-z][a-z0-9_]*)\b", "".join(pages.values())):
+        assert name in names, name
