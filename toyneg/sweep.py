@@ -121,7 +121,8 @@ def main(argv=None) -> int:
             except ConfigError as e:
                 raise SweepError(f"{path}: {e}") from None
             build_s = time.perf_counter() - t
-        _writable(out)
+        if not args.dry_run:  # a plan writes nothing
+            _writable(out)
     except (SweepError, ConfigError, UsageError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
