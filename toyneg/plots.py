@@ -288,7 +288,7 @@ def heatmap(summ: list, row_axis: str, col_axis: str, metric: str, path: str, ti
     ax.set_xlabel(col_axis)
     ax.set_ylabel(row_axis)
     n = sorted({r.get("n_seeds", 0) for r in summ})
-    fig.colorbar(im, ax=ax, label=f"{METRIC_NAMES.get(metric, metric)}")
+    fig.colorbar(im, ax=ax, label=metric)
     ax.set_title((title or f"{metric}: {row_axis} x {col_axis}")
                  + f"\ncell: mean over {'/'.join(map(str, n))} seeds at the final checkpoint "
                  f"(0 = never, 1 = always)", fontsize=9)

@@ -214,7 +214,7 @@ def build_all(configs: list) -> dict:
     return {c: build_checked(c) for c in configs}
 
 
-def time_group(group: Group, datas: dict, mode: str = "auto", n_steps: int = 6) -> dict:
+def time_group(group: Group, datas: dict, mode: str = "auto", n_steps: int = 5) -> dict:
     """Time this group's compiled parts on this machine, for a measured plan (`--dry-run`):
     compiling and running a few training steps (batch drawn on device, forward, backward, AdamW)
     and one evaluation (every probe, greedy restatements included), batched like the real runs
@@ -254,14 +254,17 @@ def time_group(group: Group, datas: dict, mode: str = "auto", n_steps: int = 6) 
     compile_step_s = time.perf_counter() - t
     evaluate = jax.jit(evaluate).lower(params, arrays).compile()
     compile_eval_s = time.perf_counter() - t - compile_step_s
-    jax.block_until_ready(run_steps(params, opt_state, key, arrays, 1))  # warm
-    t = time.perf_counter()
-    jax.block_until_ready(run_steps(params, opt_state, key, arrays, n_steps))
-    step_s = (time.perf_counter() - t) / n_steps
-    jax.block_until_ready(evaluate(params, arrays))
-    t = time.perf_counter()
-    jax.block_until_ready(evaluate(params, arrays))
-    eval_s = time.perf_counter() - t
+    def best(fn, repeats):  # the fastest of a few repeats, after a warm-up call (like timeit)
+        jax.block_until_ready(fn())
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            jax.block_until_ready(fn())
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    step_s = best(lambda: run_steps(params, opt_state, key, arrays, n_steps), 3) / n_steps
+    eval_s = best(lambda: evaluate(params, arrays), 2)
     return {"mode": mode, "batch_runs": R, "compile_step_s": compile_step_s,
             "compile_eval_s": compile_eval_s, "step_s": step_s, "eval_s": eval_s}
 
