@@ -131,6 +131,10 @@ def paper_table(summ: list, path: str, title: str = "") -> None:
         err = np.array([[r[m] - r[m + "_lo"], r[m + "_hi"] - r[m]] for r in rows]).T
         ax.bar(x + off, v, 0.38, yerr=np.where(np.isfinite(err), err, 0), capsize=2, color=color,
                alpha=0.85, label=name)
+        top = v + np.where(np.isfinite(err[1]), err[1], 0)
+        for xi, vi, ti in zip(x + off, v, top):  # the value above each bar: a bar at 0 still reads
+            if np.isfinite(vi):
+                ax.text(xi, ti + 0.01, f"{vi:.2f}", ha="center", va="bottom", fontsize=6, color=color)
     for i, c in enumerate(conds):
         for table, off, face, name in ((paper.OUT_OF_CONTEXT, -0.2, "black", "paper, out of context"),
                                        (paper.IN_CONTEXT, 0.2, "white", "paper, in context")):
