@@ -41,8 +41,7 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     # every run x condition x checkpoint: the largest output, so xz-compressed (pandas.read_csv
     # and `xzcat` read it as is; a fifth smaller than gzip, and deterministic: no timestamp)
     paths["metrics"] = _write(out, "metrics.csv.xz", lzma.compress(tables.to_csv(recs).encode(), preset=9))
-    summ = tables.summary(rows, axes)
-    summ.sort(key=lambda r: tuple(plots.sortkey(r[a]) for a in axes) + (tables.condition_rank(r["condition"]),))
+    summ = _summary(rows, axes)
     paths["summary_csv"] = _write(out, "summary.csv", tables.to_csv(summ))
     table_md = tables.markdown(summ)
     said_md = tables.markdown(summ, tables.SAID)
@@ -109,6 +108,13 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     return paths
 
 
+def _summary(rows: list, axes: list) -> list:
+    """The seed-level summary in reading order: settings ascending, conditions as in the paper."""
+    summ = tables.summary(rows, axes)
+    summ.sort(key=lambda r: tuple(plots.sortkey(r[a]) for a in axes) + (tables.condition_rank(r["condition"]),))
+    return summ
+
+
 def figures(name: str, out: str, rows: list, axes: list, summ: list) -> tuple:
     """Draw every figure of a sweep into `out` from its runs; returns ({kind: file}, curves)."""
     figs = {}
@@ -144,7 +150,7 @@ def figures(name: str, out: str, rows: list, axes: list, summ: list) -> tuple:
                 plots.says_bars(summ, os.path.join(out, figs["says"]),
                                 f"{name}: what the model restates about each claim "
                                 "(out of context, final checkpoint, mean over seeds)")
-        dims = axes + (["condition"] if len({r["condition"] for r in summ}) > 1 else [])
+        dims = axes + (["condition"] if len(conds) > 1 else [])
         grid = summ
         if len(dims) > 2 and dims[-1] == "condition":  # settings (rows) x conditions (columns)
             grid = [{**r, "setting": ", ".join(f"{a}={tables.short(r[a])}" for a in axes)}
@@ -284,8 +290,7 @@ def main(argv=None) -> int:
                   file=sys.stderr)
             return 2
         rows, axes = rows_from_metrics(path)
-        summ = tables.summary(rows, axes)
-        summ.sort(key=lambda r: tuple(plots.sortkey(r[a]) for a in axes) + (tables.condition_rank(r["condition"]),))
+        summ = _summary(rows, axes)
         figs, _ = figures(os.path.basename(os.path.normpath(out)), out, rows, axes, summ)
         _prune(out, figs)
         print(f"{out}: redrew {', '.join(sorted(figs.values()))} from {len(rows)} run(s)")

@@ -254,6 +254,7 @@ def time_group(group: Group, datas: dict, mode: str = "auto", n_steps: int = 5) 
     compile_step_s = time.perf_counter() - t
     evaluate = jax.jit(evaluate).lower(params, arrays).compile()
     compile_eval_s = time.perf_counter() - t - compile_step_s
+
     def best(fn, repeats):  # the fastest of a few repeats, after a warm-up call (like timeit)
         jax.block_until_ready(fn())
         times = []
@@ -277,7 +278,7 @@ def estimate_group(group: Group, timing: dict) -> float:
     n_batches = -(-len(cfgs) // R)
     c = cfgs[0]
     n_evals = len(checkpoint_steps(c.finetune_steps + c.phase2_steps, c.checkpoints)) + 1
-    pre = group.n_pretrain * c.pretrain_steps * timing["step_s"] / (R if R > 1 else 1)
+    pre = group.n_pretrain * c.pretrain_steps * timing["step_s"] / R
     compile_s = timing["compile_eval_s"] + timing["compile_step_s"] * (2 if c.pretrain_steps else 1)
     per_batch = (c.finetune_steps + c.phase2_steps) * timing["step_s"] + n_evals * timing["eval_s"]
     return compile_s + pre + n_batches * per_batch

@@ -108,16 +108,16 @@ def main(argv=None) -> int:
         if args.workers < 1 or (args.workers > 1 and args.mode not in ("auto", "loop")):
             raise UsageError(f"--workers {args.workers}: expected a positive number of worker "
                              f"processes, and --mode loop or auto with more than one.")
-        if os.path.isfile(os.path.join(out, "store.sqlite")):
-            _check_store(out, f"--out {out}", "choose another output folder with --out")
+        stored = (_read_store(out, f"--out {out}", "choose another output folder with --out")
+                  if os.path.isfile(os.path.join(out, "store.sqlite")) else set())
         if args.merge:
             _check_merge_sources(args.merge)
         else:  # every corpus still to run, before anything runs: one too long for ctx is an error here
             from .runner import build_all
             t = time.perf_counter()
-            stored = set() if args.dry_run else _stored_hashes(out)
+            skip = set() if args.dry_run else stored  # a plan covers every run
             try:
-                datas = build_all([c for c in configs if c.run_hash(__version__) not in stored])
+                datas = build_all([c for c in configs if c.run_hash(__version__) not in skip])
             except ConfigError as e:
                 raise SweepError(f"{path}: {e}") from None
             build_s = time.perf_counter() - t
@@ -156,27 +156,16 @@ def main(argv=None) -> int:
     return _run(sweep, configs, groups, out, store_path, args, command, datas)
 
 
-def _stored_hashes(out: str) -> set:
-    """Hashes of the runs already in `out`'s store (read-only; empty when there is none)."""
-    import sqlite3
-    path = os.path.join(out, "store.sqlite")
-    if not os.path.isfile(path):
-        return set()
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)  # checked readable by _check_store
-    try:
-        return {h for (h,) in db.execute("SELECT hash FROM runs")}
-    finally:
-        db.close()
-
-
 def _check_merge_sources(dirs: list) -> None:
     """Every --merge folder must hold a readable toyneg store (checked before --out is touched)."""
     for d in dirs:
-        _check_store(d, f"--merge {d}", "pass the output folders of finished shards (each holds "
+        _read_store(d, f"--merge {d}", "pass the output folders of finished shards (each holds "
                                          "a store.sqlite)")
 
 
-def _check_store(folder: str, what: str, hint: str) -> None:
+def _read_store(folder: str, what: str, hint: str) -> set:
+    """The hashes of the runs in `folder`'s store, read without writing to it; a missing or
+    unreadable store is a UsageError saying `what` needed it and what to do (`hint`)."""
     import sqlite3
     src = os.path.join(folder, "store.sqlite")
     if not os.path.isfile(src):
@@ -185,6 +174,7 @@ def _check_store(folder: str, what: str, hint: str) -> None:
         db = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
         try:
             db.execute("SELECT hash, status, config, result, wall FROM runs LIMIT 1").fetchall()
+            return {h for (h,) in db.execute("SELECT hash FROM runs")}
         finally:
             db.close()
     except sqlite3.Error as e:
@@ -264,7 +254,7 @@ def _compare(sweep, out, args, configs) -> int:
     store_path = os.path.join(out, "store.sqlite")
     from .store import Store
     try:
-        _check_store(out, "--compare", "it needs a finished sweep: run the sweep first, or pass "
+        _read_store(out, "--compare", "it needs a finished sweep: run the sweep first, or pass "
                                        "its folder with --out")
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)

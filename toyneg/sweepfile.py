@@ -17,7 +17,9 @@ whose message names the file, the field and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import itertools
+import os
 import tomllib
 
 from .config import FIELDS, ConfigError, from_dict
@@ -48,23 +50,19 @@ def sweeps_dir() -> str:
     """The folder of the canonical sweep files: the installed package data `toyneg.sweeps`
     (the repository's `sweeps/` in an editable install or a source checkout)."""
     try:
-        import importlib.resources
         return str(importlib.resources.files("toyneg.sweeps"))
     except ModuleNotFoundError:  # run from a checkout without installing: the folder beside
-        import os
         return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sweeps")
 
 
 def canonical() -> list:
     """Names of the canonical sweeps shipped with the package."""
-    import os
     return sorted(f.removesuffix(".toml") for f in os.listdir(sweeps_dir()) if f.endswith(".toml"))
 
 
 def resolve(name: str) -> str:
     """A sweep file's path: `name` itself when it is a file, else a canonical sweep of that
     name ('diversity_cpu' or 'diversity_cpu.toml')."""
-    import os
     if os.path.isfile(name):
         return name
     if os.sep not in name and "/" not in name:

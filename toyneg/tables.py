@@ -182,12 +182,7 @@ def curves(rows: list, axes: list, metric: str = "p_yes") -> dict:
         for cond, m in res["conditions"].items():
             key = axis_key(cfg, axes) + (("condition", cond),)
             acc.setdefault(key, (res["steps"], []))[1].append(series(m, metric))
-    out = {}
-    for key, (steps, ys) in acc.items():
-        ys = np.array(ys)
-        stats = np.array([bootstrap_ci(ys[:, k]) for k in range(ys.shape[1])])
-        out[key] = (np.array(steps), stats[:, 0], stats[:, 1], stats[:, 2])
-    return out
+    return {key: _band(steps, ys) for key, (steps, ys) in acc.items()}
 
 
 def group_curves(rows: list, metric: str, groups: dict) -> dict:
@@ -202,12 +197,15 @@ def group_curves(rows: list, metric: str, groups: dict) -> dict:
             ys = [series(res["conditions"][c], metric) for c in members if c in res["conditions"]]
             if ys:
                 acc.setdefault(g, (res["steps"], []))[1].append(np.nanmean(ys, axis=0))
-    out = {}
-    for g, (steps, ys) in acc.items():
-        ys = np.array(ys)
-        stats = np.array([bootstrap_ci(ys[:, k]) for k in range(ys.shape[1])])
-        out[g] = (np.array(steps), stats[:, 0], stats[:, 1], stats[:, 2])
-    return out
+    return {g: _band(steps, ys) for g, (steps, ys) in acc.items()}
+
+
+def _band(steps, ys) -> tuple:
+    """(steps, mean, lo, hi): the seed mean and 95% bootstrap CI at every checkpoint of the
+    runs' curves `ys` (runs x checkpoints)."""
+    ys = np.array(ys)
+    stats = np.array([bootstrap_ci(ys[:, k]) for k in range(ys.shape[1])])
+    return np.array(steps), stats[:, 0], stats[:, 1], stats[:, 2]
 
 
 def crossing_step(steps, mean, threshold: float = 0.5):

@@ -31,7 +31,7 @@ def _one(cfg_dict: dict, use_cache: bool) -> tuple:
     cfg = from_dict(cfg_dict)
     (_, status, summary, wall), = run_group(Group(cfg.static_key(), [cfg]), mode="loop",
                                             use_cache=use_cache)
-    return cfg_dict, status, summary, wall
+    return status, summary, wall
 
 
 def run_pool(configs: list, n_workers: int, on_run, use_cache: bool = True) -> None:
@@ -48,5 +48,4 @@ def run_pool(configs: list, n_workers: int, on_run, use_cache: bool = True) -> N
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for f in finished:
                 cfg = pending.pop(f)
-                _, status, summary, wall = f.result()
-                on_run(cfg, status, summary, wall)
+                on_run(cfg, *f.result())
