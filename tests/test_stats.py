@@ -94,6 +94,27 @@ def test_compare_selects_boolean_settings_as_written_in_toml_or_python():
             assert c.n == 3 and abs(c.diff + 0.2) < 1e-9
 
 
+def test_compare_selects_list_settings_with_their_commas():
+    """`--compare 'negated,train_spans=["claim","answer"]' ...`: a list axis (cures_cpu's loss
+    mask) is one selection, spelled as JSON with or without spaces; a wrong list matches none."""
+    import warnings
+    from toyneg.report import compare_store
+
+    def run(seed, spans, p):
+        m = {k: [p] for k in ("p_yes", "yes", "open", "assoc_top1", "robust")}
+        return {"status": "done", "config": {"seed": seed, "train_spans": spans},
+                "result": {"steps": [3000], "conditions": {"negated": m}}}
+    full, masked = ["warning", "claim", "answer"], ["claim", "answer"]
+    rows = [run(s, sp, 0.5 + 0.1 * s - 0.3 * (sp == masked)) for s in range(3) for sp in (full, masked)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = compare_store(rows, ["train_spans"], 'negated,train_spans=["warning","claim","answer"]',
+                          'negated,train_spans=["claim", "answer"]', "pooled")
+    assert c.n == 3 and abs(c.diff + 0.3) < 1e-9
+    with pytest.raises(ValueError, match="matches no stored run"):
+        compare_store(rows, ["train_spans"], 'negated,train_spans=["claim"]', "negated", "pooled")
+
+
 def _sign_flip_by_hand(d):
     """Every one of the 2^n sign patterns, enumerated: P(|mean| >= |observed mean|)."""
     n = len(d)

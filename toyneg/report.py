@@ -199,12 +199,35 @@ def _write(out: str, name: str, text: str | bytes) -> str:
 
 def _select(spec: str) -> dict:
     """'negated' selects a condition; 'field=value' an axis setting; join several with ','
-    (e.g. 'negated,diversity=1')."""
+    (e.g. 'negated,diversity=1'). A list value keeps its commas inside brackets
+    ('negated,train_spans=["claim","answer"]')."""
+    parts, depth, cur = [], 0, ""
+    for ch in spec:
+        depth += (ch in "[(") - (ch in "])")
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
     out = {}
-    for part in spec.split(","):
+    for part in parts:
         k, v = part.split("=", 1) if "=" in part else ("condition", part)
         out[k.strip()] = v.strip()
     return out
+
+
+def _matches(stored, v: str) -> bool:
+    """Whether a stored axis value is the one a selection spells (True or true; a list as JSON,
+    spaces or not)."""
+    if str(stored) == v or json.dumps(stored) == v:
+        return True
+    try:
+        want = json.loads(v)
+    except ValueError:
+        return False
+    norm = lambda x: [norm(y) for y in x] if isinstance(x, (list, tuple)) else x
+    return norm(want) == norm(stored)
 
 
 def compare_store(rows: list, axes: list, a: str, b: str, metric: str = "p_yes"):
@@ -228,7 +251,7 @@ def compare_store(rows: list, axes: list, a: str, b: str, metric: str = "p_yes")
                 if k not in d:
                     raise ValueError(f"{spec!r}: '{k}' is not a varying axis of this sweep; "
                                      f"choose a condition or one of {[a for a in axes if a != 'seed']}")
-            if all(str(d[k]) == v or json.dumps(d[k]) == v for k, v in sel.items()):  # True or true
+            if all(_matches(d[k], v) for k, v in sel.items()):
                 for s, m in seeds.items():
                     vals.setdefault(s, []).append(m[metric])
         if not vals:
