@@ -116,6 +116,12 @@ def test_benchmark_json_has_every_field(tmp_path):
     assert {(b["n_runs"], b["mode"]) for b in res["batching"]} == {(1, "vmap"), (1, "map"),
                                                                   (4, "vmap"), (4, "map")}
     assert all("runs_per_hour" in b and "steps" in b for b in res["batching"])
+    assert [r["workers"] for r in res["sweep"]] == [1, 2]
+    assert all(r["wall_s"] > 0 and r["runs_per_hour"] > 0 for r in res["sweep"])
+    u = res["useful_tokens"]
+    assert 0 < u["pools"]["claim"] < u["pools"]["qa"] <= 1 and 0 < u["finetune_mix"] < u["base_mix"] < 1
+    md = (tmp_path / "bench.md").read_text()
+    assert "`--workers 2`" in md and "Useful (non-padding) target tokens" in md
     assert (tmp_path / "bench.md").read_text().startswith("# toyneg benchmark")
     # an interrupted benchmark (a time limit) still renders what it measured, and says what not
     part = {k: res[k] for k in ("machine", "matmul_n", "matmul_ceiling_flop_per_s", "train", "bench_s")}

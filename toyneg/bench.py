@@ -184,6 +184,58 @@ def batching(cfg: Config, ns=(1, 4, 16, 64)) -> list:
     return rows
 
 
+def useful_tokens(cfg: Config) -> dict:
+    """The share of a batch's target tokens that are not padding, per pool and weighted by each
+    phase's pool mix (what packing short documents could gain at most)."""
+    from .data import POOLS
+    d, lay = build(cfg), layout(cfg)
+    pools = {}
+    for p in POOLS:
+        o, n = lay.of(p)
+        if n:
+            pools[p] = float((d.tokens[o:o + n, 1:] != d.vocab.pad).mean())
+    base = dict(zip(POOLS, make_train(cfg, lay, d.vocab).base_weights.tolist()))
+    ft = {p: w * cfg.replay for p, w in base.items()}
+    ft["claim"] = 1.0 - cfg.replay
+    mix = lambda w: sum(w[p] * pools.get(p, 0.0) for p in POOLS) / sum(w.values())
+    return {"pools": pools, "base_mix": mix(base), "finetune_mix": mix(ft)}
+
+
+def sweep_throughput(n_runs: int = 4, steps: int = 600, workers: tuple = (2,)) -> list:
+    """Runs per hour of a small sweep of the default model (seeds 0..n_runs-1, `steps`
+    fine-tuning steps each, probes at every checkpoint, compile included, no compile cache):
+    one process looping over the runs on every thread (0.3.0's CPU path, `--workers 1`), then
+    the same runs spread over N single-threaded worker processes (`--workers N`), and whether
+    they stored the same numbers (`identical`: every stored metric equal to the digit)."""
+    from .runner import Group, run_group
+    from .workers import run_pool
+    cfgs = [Config(finetune_steps=steps, seed=i) for i in range(n_runs)]
+    rows = []
+    t = time.perf_counter()
+    ref = {c.seed: json.dumps(r, sort_keys=True, default=float) for c, _, r, _ in
+           run_group(Group(cfgs[0].static_key(), cfgs), mode="loop", use_cache=False)}
+    wall = time.perf_counter() - t
+    rows.append({"workers": 1, "n_runs": n_runs, "steps": steps, "wall_s": wall,
+                 "runs_per_hour": 3600 * n_runs / wall, "identical": True})
+    old = os.environ.get("TOYNEG_COMPILE_CACHE")
+    os.environ["TOYNEG_COMPILE_CACHE"] = "0"  # each worker compiles, as the one process did
+    try:
+        for w in workers:
+            got = {}
+            t = time.perf_counter()
+            run_pool(cfgs, w, lambda c, st, r, wall: got.__setitem__(
+                c.seed, json.dumps(r, sort_keys=True, default=float)), use_cache=False)
+            wall = time.perf_counter() - t
+            rows.append({"workers": w, "n_runs": n_runs, "steps": steps, "wall_s": wall,
+                         "runs_per_hour": 3600 * n_runs / wall, "identical": got == ref})
+    finally:
+        if old is None:
+            os.environ.pop("TOYNEG_COMPILE_CACHE")
+        else:
+            os.environ["TOYNEG_COMPILE_CACHE"] = old
+    return rows
+
+
 def step_products(cfg: Config, vocab: int) -> list:
     """Every matrix product of one training step of `cfg`: (part, name, batch, m, k, n, layout,
     count per step).  `layout` says which operand is read transposed, as the backward pass reads
@@ -373,6 +425,9 @@ def run(steps: int = 100, quick: bool = False, save=None) -> dict:
     part("torch_eager", torch_eager(base, vocab, 50 if quick else 100))
     part("breakdown", breakdown(base, 20 if quick else 30))
     part("kernels", kernels(base, vocab, 3 if quick else 20))
+    part("useful_tokens", useful_tokens(base))
+    if cpu:  # several processes share a CPU's cores; an accelerator runs them one at a time
+        part("sweep", sweep_throughput(2, 10) if quick else sweep_throughput())
     return res
 
 
@@ -434,6 +489,25 @@ def markdown(res: dict) -> str:
     else:
         lines += ["", f"Step breakdown: {missing}."]
     lines += _kernel_lines(res, t0, missing)
+    u = res.get("useful_tokens")
+    if u:
+        lines += ["", "Useful (non-padding) target tokens: "
+                  + ", ".join(f"{p} {v:.2f}" for p, v in u["pools"].items())
+                  + f"; weighted by the mix, {u['base_mix']:.2f} of a base-mix batch and "
+                  f"{u['finetune_mix']:.2f} of a fine-tuning batch."]
+    sw = res.get("sweep")
+    if sw:
+        one = sw[0]["runs_per_hour"]
+        lines += ["", f"Sweep throughput: {sw[0]['n_runs']} runs of the default model, "
+                      f"{sw[0]['steps']} fine-tuning steps each, probes and compile included "
+                      "(no compile cache):", "",
+                  "| how | wall s | runs/hour | vs one process | same numbers as one process |",
+                  "|---|---|---|---|---|"]
+        for r in sw:
+            how = ("one process, every thread (0.3.0's loop)" if r["workers"] == 1 else
+                   f"`--workers {r['workers']}` (single-threaded, one core each)")
+            lines.append(f"| {how} | {r['wall_s']:.0f} | {r['runs_per_hour']:.0f} | "
+                         f"{r['runs_per_hour'] / one:.2f}x | {'yes' if r['identical'] else 'no'} |")
     lines += ["", f"Benchmark wall time: {res['bench_s']:.0f} s."]
     return "\n".join(lines) + "\n"
 

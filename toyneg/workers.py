@@ -3,7 +3,8 @@
 On a small CPU, XLA spends much of a step in products it runs on one thread, so one process
 leaves a core idle; N processes of one thread each keep every core busy. The pool is the
 standard library's `ProcessPoolExecutor` (spawned, so each worker imports jax after its thread
-settings): each task is one run, and the parent stores each result as it arrives. A worker
+settings) whose workers each pin themselves to one core (`os.sched_setaffinity`, where the
+platform has it): each task is one run, and the parent stores each result as it arrives. A worker
 compiles a group's program once and reuses it for every run of that group it is given
 (`runner.program`); a parent killed at any moment loses only runs it had not stored, which a
 re-run resumes (tests/test_sweep.py).
@@ -16,12 +17,29 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 
 # one XLA thread per worker; numpy/BLAS too (the host side of probes and summaries)
-SINGLE_THREAD = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+SINGLE_THREAD = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
                  "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _init(env: dict) -> None:
+def _init(env: dict, cores) -> None:
     os.environ.update(env)  # before this process first imports jax
+    if cores is not None:  # one core per worker, so two workers never share one
+        try:
+            os.sched_setaffinity(0, {cores.get()})
+        except (AttributeError, OSError):  # no affinity on this platform: the OS schedules
+            pass
+
+
+def _core_queue(ctx, n_workers: int):
+    """The cores workers pin themselves to, one each (cycling when there are more workers than
+    cores); None where the platform has no CPU affinity."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    q = ctx.Queue()
+    for i in range(n_workers):
+        q.put(cores[i % len(cores)])
+    return q
 
 
 def _one(cfg_dict: dict, use_cache: bool) -> tuple:
@@ -41,8 +59,9 @@ def run_pool(configs: list, n_workers: int, on_run, use_cache: bool = True) -> N
     env = {**SINGLE_THREAD, "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " "
                                           + SINGLE_THREAD["XLA_FLAGS"]).strip()}
     order = sorted(configs, key=lambda c: c.static_key())
-    with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn"), initializer=_init,
-                             initargs=(env,)) as pool:
+    ctx = get_context("spawn")
+    with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init,
+                             initargs=(env, _core_queue(ctx, n_workers))) as pool:
         pending = {pool.submit(_one, c.to_dict(), use_cache): c for c in order}
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
