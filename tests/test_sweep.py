@@ -138,6 +138,10 @@ def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
     # a second run of the same sweep stores nothing new
     r = cli(TINY, "--out", full)
     assert r.returncode == 0 and "4 already stored, 0 to run" in r.stdout
+    # and its plan says so, training nothing
+    r = cli(TINY, "--out", full, "--dry-run")
+    assert r.returncode == 0 and "4 already stored" in r.stdout and "0 to run in 0" in r.stdout
+    assert "nothing to train" in r.stdout and "ms/step" not in r.stdout
     # shards, then merge, through sweeps/slurm_array.sh and a stand-in sbatch that runs each
     # array task and then the dependent merge job here: identical to the unsharded sweep
     merged = str(tmp_path / "merged")
@@ -239,7 +243,7 @@ def test_run_axis_sharded_over_two_cpu_devices_gives_the_same_numbers(tmp_path):
 def test_dry_run_prints_a_measured_plan_and_stores_nothing(capsys, tmp_path):
     assert main([TINY, "--dry-run", "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
-    assert "4 run(s) in 1 compiled group(s)" in out and "estimated time on this machine" in out
+    assert "4 run(s); 4 to run in 1 compiled group(s)" in out and "estimated time on this machine" in out
     assert "ms/step" in out and "s/evaluation" in out  # timed here, not guessed
     assert not (tmp_path / "o" / "store.sqlite").exists()
 

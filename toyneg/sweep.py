@@ -115,9 +115,8 @@ def main(argv=None) -> int:
         else:  # every corpus still to run, before anything runs: one too long for ctx is an error here
             from .runner import build_all
             t = time.perf_counter()
-            skip = set() if args.dry_run else stored  # a plan covers every run
-            try:
-                datas = build_all([c for c in configs if c.run_hash(__version__) not in skip])
+            try:  # stored runs are not re-run, so neither built nor planned
+                datas = build_all([c for c in configs if c.run_hash(__version__) not in stored])
             except ConfigError as e:
                 raise SweepError(f"{path}: {e}") from None
             build_s = time.perf_counter() - t
@@ -141,10 +140,15 @@ def main(argv=None) -> int:
         store.close()
         return 0
 
-    if args.dry_run:
-        print(f"sweep '{sweep.name}' ({path}): {len(configs)} run(s) in {len(groups)} compiled "
-              f"group(s), {sum(g.n_pretrain for g in groups)} pretraining(s) shared by the runs; "
-              f"corpora built in {build_s:.0f} s; timing each group's compiled step ...", flush=True)
+    if args.dry_run:  # a plan of what a run of this command would still do
+        todo = [c for c in configs if c.run_hash(__version__) not in stored]
+        groups = plan(todo) if todo else []
+        done = f", {len(configs) - len(todo)} already stored in {out}/" if stored else ""
+        print(f"sweep '{sweep.name}' ({path}): {len(configs)} run(s){done}; {len(todo)} to run in "
+              f"{len(groups)} compiled group(s), {sum(g.n_pretrain for g in groups)} pretraining(s) "
+              f"shared by the runs; corpora built in {build_s:.0f} s"
+              + ("; timing each group's compiled step ..." if groups else "; nothing to train, "
+                 "only the outputs to write"), flush=True)
         est, lines = measured_plan(groups, datas, args.mode, build_s)
         print("\n".join(lines))
         from .runner import device_name
