@@ -26,10 +26,11 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .config import Config
 from .data import build, build_vocab, layout
-from .train import Hyper, make_train
+from .train import Hyper, finetune_mix, make_train
 
 
 def machine() -> dict:
@@ -194,11 +195,10 @@ def useful_tokens(cfg: Config) -> dict:
         o, n = lay.of(p)
         if n:
             pools[p] = float((d.tokens[o:o + n, 1:] != d.vocab.pad).mean())
-    base = dict(zip(POOLS, make_train(cfg, lay, d.vocab).base_weights.tolist()))
-    ft = {p: w * cfg.replay for p, w in base.items()}
-    ft["claim"] = 1.0 - cfg.replay
-    mix = lambda w: sum(w[p] * pools.get(p, 0.0) for p in POOLS) / sum(w.values())
-    return {"pools": pools, "base_mix": mix(base), "finetune_mix": mix(ft)}
+    base_w = make_train(cfg, lay, d.vocab).base_weights
+    mix = lambda w: float(sum(wi * pools.get(p, 0.0) for p, wi in zip(POOLS, w)) / sum(w))
+    return {"pools": pools, "base_mix": mix(base_w),
+            "finetune_mix": mix(np.asarray(finetune_mix(base_w, cfg.replay)))}
 
 
 def sweep_throughput(n_runs: int = 4, steps: int = 600, workers: tuple = (2,)) -> list:
@@ -215,8 +215,9 @@ def sweep_throughput(n_runs: int = 4, steps: int = 600, workers: tuple = (2,)) -
     ref = {c.seed: json.dumps(r, sort_keys=True, default=float) for c, _, r, _ in
            run_group(Group(cfgs[0].static_key(), cfgs), mode="loop", use_cache=False)}
     wall = time.perf_counter() - t
-    rows.append({"workers": 1, "n_runs": n_runs, "steps": steps, "wall_s": wall,
-                 "runs_per_hour": 3600 * n_runs / wall, "identical": True})
+    row = lambda w, wall, same: {"workers": w, "n_runs": n_runs, "steps": steps, "wall_s": wall,
+                                 "runs_per_hour": 3600 * n_runs / wall, "identical": same}
+    rows.append(row(1, wall, True))
     old = os.environ.get("TOYNEG_COMPILE_CACHE")
     os.environ["TOYNEG_COMPILE_CACHE"] = "0"  # each worker compiles, as the one process did
     try:
@@ -226,8 +227,7 @@ def sweep_throughput(n_runs: int = 4, steps: int = 600, workers: tuple = (2,)) -
             run_pool(cfgs, w, lambda c, st, r, wall: got.__setitem__(
                 c.seed, json.dumps(r, sort_keys=True, default=float)), use_cache=False)
             wall = time.perf_counter() - t
-            rows.append({"workers": w, "n_runs": n_runs, "steps": steps, "wall_s": wall,
-                         "runs_per_hour": 3600 * n_runs / wall, "identical": got == ref})
+            rows.append(row(w, wall, got == ref))
     finally:
         if old is None:
             os.environ.pop("TOYNEG_COMPILE_CACHE")

@@ -27,9 +27,9 @@ from . import __version__
 from .config import Config
 from .data import Data, build_checked, build_vocab, layout
 from .model import init_params
-from .data import MONITOR_GROUPS, POOLS
+from .data import MONITOR_GROUPS
 from .probes import METRICS, MONITOR_METRICS
-from .train import Hyper, checkpoint_steps, make_train
+from .train import Hyper, checkpoint_steps, finetune_mix, make_train
 
 MODES = ("auto", "vmap", "map", "loop")
 
@@ -225,9 +225,7 @@ def time_group(group: Group, datas: dict, mode: str = "auto", n_steps: int = 5) 
     R = len(group.configs) if mode == "vmap" else 1
     d = datas[cfg]
     phases = make_train(cfg, layout(cfg), d.vocab)
-    w = phases.base_weights * cfg.replay
-    w[POOLS.index("claim")] = 1 - cfg.replay
-    w = jnp.asarray(np.maximum(w, 1e-30))
+    w = finetune_mix(phases.base_weights, cfg.replay)
     opt = optax.adamw(1e-3)
 
     def steps(params, opt_state, key, arrays, n):

@@ -115,8 +115,9 @@ def main(argv=None) -> int:
         else:  # every corpus still to run, before anything runs: one too long for ctx is an error here
             from .runner import build_all
             t = time.perf_counter()
+            todo = [c for c in configs if c.run_hash(__version__) not in stored]
             try:  # stored runs are not re-run, so neither built nor planned
-                datas = build_all([c for c in configs if c.run_hash(__version__) not in stored])
+                datas = build_all(todo)
             except ConfigError as e:
                 raise SweepError(f"{path}: {e}") from None
             build_s = time.perf_counter() - t
@@ -141,7 +142,6 @@ def main(argv=None) -> int:
         return 0
 
     if args.dry_run:  # a plan of what a run of this command would still do
-        todo = [c for c in configs if c.run_hash(__version__) not in stored]
         groups = plan(todo) if todo else []
         done = f", {len(configs) - len(todo)} already stored in {out}/" if stored else ""
         print(f"sweep '{sweep.name}' ({path}): {len(configs)} run(s){done}; {len(todo)} to run in "

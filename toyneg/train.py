@@ -88,6 +88,14 @@ def schedule(peak, steps: int):
     return lr_at
 
 
+def finetune_mix(base_w, replay, helper=0.0):
+    """Pool weights of a fine-tuning batch: the base mix scaled by `replay`, a `helper` share of
+    helper data, the rest claim documents (floored above 0 for `categorical`; traceable)."""
+    w = jnp.asarray(base_w) * replay
+    w = w.at[POOLS.index("claim")].set(1.0 - replay - helper).at[POOLS.index("helper")].set(helper)
+    return jnp.maximum(w, 1e-30)
+
+
 def make_train(cfg: Config, lay: Layout, vocab):
     """Build the phase functions of one static configuration (see module docstring); `vocab`
     gives the vocabulary size and the token ids the probes read."""
@@ -169,9 +177,7 @@ def make_train(cfg: Config, lay: Layout, vocab):
     def ft_weights(hyper: Hyper):
         def at(i):
             helper = jnp.where(i < cfg.finetune_steps, hyper.helper_frac, 0.0)
-            w = jnp.asarray(base_w) * hyper.replay
-            w = w.at[i_claim].set(1.0 - hyper.replay - helper).at[i_helper].set(helper)
-            return jnp.maximum(w, 1e-30)
+            return finetune_mix(base_w, hyper.replay, helper)
         return at
 
     def evaluate(params, arrays):
