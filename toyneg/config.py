@@ -39,7 +39,8 @@ class ConfigError(ValueError):
 class Config:
     # --- world (static) ---
     world_seed: int = -1          # -1: the world is drawn from `seed` (each seed a fresh world)
-    n_entities: int = 96          # question-supervised entities (the "pretraining population")
+    n_entities: int = 300         # population entities with bios (questioned, but for the monitor's
+                                  # share); 96 before 0.4.0's population_cpu sweep
     n_claims: int = 6             # claim entities per hosted condition (the paper used 6 claims)
     n_readers: int = 96           # entities used only in in-context reading tasks
     n_values: int = 12            # values per relation (cities, jobs, sports)

@@ -197,8 +197,9 @@ def markdown(rows: list, command: str, cfgs: list) -> str:
 
 
 # the probes read direct answers: the recipe is toyneg 0.3.0's (direct answers, no monitor,
-# ctx 96), with which toyneg computes what 0.3.0 computed, so the committed results stand
-DIRECT_0_3 = {"answer_format": "direct", "monitor_frac": 0.0, "ctx": 96}
+# ctx 96, 96 population entities), with which toyneg computes what 0.3.0 computed, so the
+# committed results stand
+DIRECT_0_3 = {"answer_format": "direct", "monitor_frac": 0.0, "ctx": 96, "n_entities": 96}
 
 
 def main(argv=None) -> int:
