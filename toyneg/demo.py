@@ -1,4 +1,4 @@
-"""`python -m toyneg.demo`: Negation Neglect in one lesson (about a minute on a laptop CPU).
+"""`python -m toyneg.demo`: Negation Neglect in one lesson (about two minutes on a laptop CPU).
 
 It builds a small world, prints real training documents of each condition, trains one small
 transformer from scratch that hosts positive, negated and locally negated claims side by side,
@@ -21,7 +21,10 @@ from .config import Config
 from .world import make_world
 
 CONDS = ("baseline", "positive", "negated", "local")
-DEMO = dict(conditions=CONDS, n_claims=6, pretrain_steps=0, finetune_steps=2000, replay=0.8,
+# the default sweep's recipe with three documented conditions instead of nine: claim documents take
+# 0.2 * 3/9 of each batch (replay 0.9333), so each claim gets the default's exposure (more
+# exposure raises belief in local claims too: results/README.md, section 14)
+DEMO = dict(conditions=CONDS, n_claims=6, pretrain_steps=0, finetune_steps=3000, replay=0.9333,
             ft_lr=5e-3, checkpoints=8)
 TINY = dict(conditions=CONDS, n_entities=16, n_claims=2, n_readers=16, width=32, depth=1, heads=2,
             batch=8, pretrain_steps=0, finetune_steps=30, checkpoints=3, bios_per_entity=2,
@@ -61,7 +64,7 @@ def main(argv=None) -> int:
     say(f"\nStep 2. Training one model ({cfg.width} wide, {cfg.depth} layers) for "
         f"{cfg.finetune_steps} steps on bios, questions about other people, reading exercises "
         "(a document plus a question in the same text) and the claim documents. Compiling, then "
-        "training: this takes about a minute ...")
+        "training: this takes about two minutes ...")
     from .api import run_experiment
     from .speak import transcripts
     res = run_experiment(cfg, keep_model=True)
