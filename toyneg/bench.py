@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .config import Config
-from .data import build, build_vocab, layout
+from .data import POOLS, build, build_vocab, layout
 from .train import Hyper, finetune_mix, make_train
 
 
@@ -188,7 +188,6 @@ def batching(cfg: Config, ns=(1, 4, 16, 64)) -> list:
 def useful_tokens(cfg: Config) -> dict:
     """The share of a batch's target tokens that are not padding, per pool and weighted by each
     phase's pool mix (what packing short documents could gain at most)."""
-    from .data import POOLS
     d, lay = build(cfg), layout(cfg)
     pools = {}
     for p in POOLS:
