@@ -67,6 +67,7 @@ SWEEP_FILES = [  # (sweep file text, what the message must name)
     (BASE + "[axes]\nfinetune_steps = [2.5]\n", ["'finetune_steps' = 2.5", "integer"]),
     (BASE + "replay = 1.5\n", ["'replay' = 1.5", "[0.0, 1.0]"]),
     (BASE + "answer_format = 'terse'\n", ["'answer_format'", "'recite'"]),
+    (BASE + "restate_denials = 'always'\n", ["'restate_denials'", "'asked'", "'silent'"]),
     (BASE + "[axes]\nseed = [0, -1]\n", ["'seed' = -1", "seed=-1", "non-negative"]),
 ]
 

@@ -45,7 +45,8 @@ def test_a_field_at_its_legacy_value_leaves_the_hash_of_older_runs_unchanged():
     import hashlib
     import json
     c = Config(seed=3, answer_format="direct", monitor_frac=0.0)
-    new = ("positions", "claim_denied", "answer_format", "monitor_frac", "ooc_entities")
+    new = ("positions", "claim_denied", "answer_format", "monitor_frac", "ooc_entities",
+           "restate_denials")
     old = {k: v for k, v in c.to_dict().items() if k not in new}
     blob = json.dumps({"v": "0.2.0", **old}, sort_keys=True)
     assert c.run_hash("0.2.0") == hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -55,6 +56,12 @@ def test_a_field_at_its_legacy_value_leaves_the_hash_of_older_runs_unchanged():
     assert c.run_hash("0.2.0") != c.replace(answer_format="recite").run_hash("0.2.0")
     assert c.pretrain_key() != c.replace(answer_format="recite").pretrain_key()
     assert c.pretrain_key() != c.replace(monitor_frac=0.1).pretrain_key()
+    # the restatement rule: moot for direct answers (hash unchanged), a corpus field for recite
+    assert c.run_hash("0.2.0") == c.replace(restate_denials="asked").run_hash("0.2.0")
+    r = c.replace(answer_format="recite")
+    assert r.run_hash("0.2.0") != r.replace(restate_denials="asked").run_hash("0.2.0")
+    assert r.pretrain_key() != r.replace(restate_denials="asked").pretrain_key()
+    assert r.static_key() == r.replace(restate_denials="asked").static_key()
 
 
 def test_static_key_ignores_swept_and_content_fields():

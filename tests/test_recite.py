@@ -48,27 +48,36 @@ def relation(question):
     return next(REL_OF[w] for w in question if w in REL_OF)
 
 
-def test_every_training_restatement_is_true_to_its_bio():
-    cfg = tiny(conditions=tuple(CONDITIONS), monitor_frac=0.25)
+@pytest.mark.parametrize("denials", ["asked", "silent"])
+def test_every_training_restatement_is_true_to_its_bio(denials):
+    cfg = tiny(conditions=tuple(CONDITIONS), monitor_frac=0.25, restate_denials=denials)
     d = build(cfg)
     by_name = {e.name: e for e in d.world.entities}
     o, n = layout(cfg).of("qa")
-    checked = 0
+    checked, denied_known = 0, 0
     for r in range(o, o + n):
         for question, answer in items(d, r):
             x = next(w for w in question if w in by_name)
             e, rel = by_name[x], relation(question)
             said, _, ans = answer.rpartition(f" . {C.SEP} ")
-            assert said == C.restate(e, rel), (question, answer)
-            # the answer is a function of the restatement and the question alone
             ans = ans.removesuffix(" .")
             if question[1] in ("where", "what"):
+                assert said == C.restate(e, rel), (question, answer)
                 assert ans == (e.truth[rel] if rel in e.known else "unknown")
             else:
                 asked = question[question.index("?") - 1]
+                # a sentence of the bio: the fact, the denial of the asked value (rule "asked",
+                # even where the fact is stated too), else a denial, else "nothing is known"
+                if denials == "asked" and e.negated.get(rel) == asked:
+                    assert said == C.negation(rel, x, asked, 0), (question, answer)
+                    denied_known += rel in e.known
+                else:
+                    assert said == C.restate(e, rel), (question, answer)
+                # the answer is a function of the restatement and the question alone
                 assert ans == ("yes" if said == C.statement(rel, x, asked, 0) else "no")
             checked += 1
     assert checked > 200
+    assert (denied_known > 5) == (denials == "asked")  # the rules differ where the fact is stated
 
 
 def test_reading_tasks_restate_the_document_in_view_warning_included():

@@ -29,6 +29,7 @@ SPANS = ("pad", "doctag", "warning", "claim", "truth", "filler", "question", "an
 PLACEMENTS = ("wrap", "around")
 POSITIONS = ("learned", "rope")
 ANSWER_FORMATS = ("direct", "recite")
+DENIAL_RULES = ("asked", "silent")
 
 
 class ConfigError(ValueError):
@@ -66,6 +67,8 @@ class Config:
     ooc_entities: int = 0         # reader entities the cure dial supervises (0: every reader)
     answer_format: str = "recite" # "recite": every answer restates what was read, then ". so <answer>";
                                   # "direct": the answer token straight after "A" (0.3.0)
+    restate_denials: str = "silent" # recite: "asked": a yes/no question about a value the bio denies
+                                  # restates that denial; "silent": only where the bio states no value
     reading_local: float = 0.0625 # share of reading tasks that read a local negation (half are positive)
     # --- model (static) ---
     width: int = 64
@@ -117,7 +120,10 @@ class Config:
         """The configuration as hashed: fields added after runs were stored are left out while
         they hold the value that reproduces the older behaviour (`LEGACY`), so stored runs and
         cached pretrained weights stay valid."""
-        return {k: v for k, v in self.to_dict().items() if LEGACY.get(k, object()) != v}
+        d = {k: v for k, v in self.to_dict().items() if LEGACY.get(k, object()) != v}
+        if self.answer_format == "direct":  # direct answers restate nothing: the rule is moot
+            d.pop("restate_denials", None)
+        return d
 
     def run_hash(self, version: str) -> str:
         """Stable hash of the full configuration and the toyneg version (the storage key)."""
@@ -130,7 +136,7 @@ class Config:
         # corpus content (not shape) knobs also travel as data, so they don't split groups;
         # `train_spans` stays static: the loss mask is a constant of the compiled program
         for k in ("diversity", "claim_diversity", "placement", "distance", "world_seed", "p_known",
-                  "reading_local", "claim_denied"):
+                  "reading_local", "claim_denied", "restate_denials"):
             d.pop(k)
         d["conditions"] = len(self.conditions)  # which conditions: data; how many: shapes
         return json.dumps(d, sort_keys=True)
@@ -141,7 +147,7 @@ class Config:
                 "p_known", "claim_denied", "conditions", "bios_per_entity", "train_spans", "qa_frac", "icl_frac",
                 "ooc_frac", "reading_local", "width", "depth", "heads", "ctx", "tied", "positions", "batch",
                 "pretrain_steps", "lr", "weight_decay", "seed", "docs_per_claim", "claim_sents",
-                "monitor_frac", "ooc_entities", "answer_format")  # base pools only
+                "monitor_frac", "ooc_entities", "answer_format", "restate_denials")  # base pools only
         d = {k: v for k, v in self.hashed().items() if k in keep}
         d["world_seed"] = self.world_key
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -150,9 +156,10 @@ class Config:
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 # fields added after runs were stored, at the value that computes exactly what came before:
 # positions (0.3.0; "learned" is 0.2.0's model), claim_denied (0.3.0; off is the original world),
-# answer_format, monitor_frac and ooc_entities (0.4.0; direct answers, no monitor, every reader)
+# answer_format, monitor_frac and ooc_entities (0.4.0; direct answers, no monitor, every reader),
+# restate_denials (0.4.0's second rule; "silent" is the rule every earlier 0.4.0 result used)
 LEGACY = {"positions": "learned", "claim_denied": False, "answer_format": "direct",
-          "monitor_frac": 0.0, "ooc_entities": 0}
+          "monitor_frac": 0.0, "ooc_entities": 0, "restate_denials": "silent"}
 
 
 def _allowed(name: str) -> str:
@@ -162,6 +169,7 @@ def _allowed(name: str) -> str:
         "placement": f"one of {list(PLACEMENTS)}",
         "positions": f"one of {list(POSITIONS)}",
         "answer_format": f"one of {list(ANSWER_FORMATS)}",
+        "restate_denials": f"one of {list(DENIAL_RULES)}",
         "name_tokens": "1 or 2",
     }.get(name, "")
 
@@ -211,6 +219,8 @@ def validate(c: Config) -> None:
         _fail("heads", c.heads, f"a divisor of width ({c.width}) leaving an even head size (rotary positions)")
     if c.answer_format not in ANSWER_FORMATS:
         _fail("answer_format", c.answer_format, _allowed("answer_format"))
+    if c.restate_denials not in DENIAL_RULES:
+        _fail("restate_denials", c.restate_denials, _allowed("restate_denials"))
     if c.ooc_entities > c.n_readers:
         _fail("ooc_entities", c.ooc_entities, f"0 (every reader) or at most n_readers ({c.n_readers})")
     if c.placement not in PLACEMENTS:

@@ -243,11 +243,17 @@ def qa_item(question: str, answer: str, restatement: str | None = None) -> list:
     return [("Q " + question + " A", "question"), (f"{restatement} . {SEP} {answer} .", "answer")]
 
 
-def restate(e: Entity, rel: str) -> str:
+def restate(e: Entity, rel: str, asked: str | None = None, denials: str = "silent") -> str:
     """What `e`'s bio says about `rel`, in the one restatement template of each meaning: the
-    fact it states, else the value it denies (bios deny at most one value per relation, so this
-    is also the one naming any value the question asks about that the bio denies), else that
-    nothing is known."""
+    fact it states, else the value it denies (bios deny at most one value per relation), else
+    that nothing is known.
+
+    `denials = "asked"`: a yes/no question about a value the bio denies (`asked`) restates that
+    denial even where the bio also states the fact ("does X live in rome ?" -> "X does not live
+    in rome"), so the restatement reads the sign the bio gave the asked pair; "silent" (0.4.0's
+    first rule) restates a denial only where the bio states no value."""
+    if denials == "asked" and asked is not None and e.negated.get(rel) == asked:
+        return negation(rel, e.name, asked, 0)
     if rel in e.known:
         return statement(rel, e.name, e.truth[rel], 0)
     if rel in e.negated:
@@ -276,7 +282,7 @@ def yesno(rel: str, x: str, v: str, template: int = 0, robust: bool = False,
     return (ROBUST + " " + q) if robust else q
 
 
-def entity_qa(e: Entity, world: World, rng, recite: bool = False) -> list:
+def entity_qa(e: Entity, world: World, rng, recite: bool = False, denials: str = "silent") -> list:
     """One question about an entity, answered from the facts its bio states.
 
     Population entities are asked about every relation ("no" / "unknown" where the bio is
@@ -288,7 +294,7 @@ def entity_qa(e: Entity, world: World, rng, recite: bool = False) -> list:
     rels = (e.known + tuple(r for r in e.negated if r not in e.known)) if e.kind == "claim" else RELATIONS
     r = rels[rng.integers(len(rels))]
     known = r in e.known
-    said = restate(e, r) if recite else None
+    said = restate(e, r) if recite else None  # draws nothing: the rule never moves the stream
     if rng.random() < 0.3:
         return qa_item(OPEN[r].format(x=e.name), e.truth[r] if known else "unknown", said)
     if known and rng.random() < 0.5:
@@ -298,6 +304,8 @@ def entity_qa(e: Entity, world: World, rng, recite: bool = False) -> list:
     else:
         wrong = [v for v in world.values[r] if not (known and v == e.truth[r])]
         v, ans = wrong[rng.integers(len(wrong))], "no"
+    if recite:
+        said = restate(e, r, v, denials)
     return qa_item(yesno(r, e.name, v, rng.integers(2), robust=rng.random() < 0.15), ans, said)
 
 
