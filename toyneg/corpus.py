@@ -294,8 +294,8 @@ def entity_qa(e: Entity, world: World, rng, recite: bool = False, denials: str =
     rels = (e.known + tuple(r for r in e.negated if r not in e.known)) if e.kind == "claim" else RELATIONS
     r = rels[rng.integers(len(rels))]
     known = r in e.known
-    said = restate(e, r) if recite else None  # draws nothing: the rule never moves the stream
     if rng.random() < 0.3:
+        said = restate(e, r) if recite else None
         return qa_item(OPEN[r].format(x=e.name), e.truth[r] if known else "unknown", said)
     if known and rng.random() < 0.5:
         v, ans = e.truth[r], "yes"
@@ -304,8 +304,7 @@ def entity_qa(e: Entity, world: World, rng, recite: bool = False, denials: str =
     else:
         wrong = [v for v in world.values[r] if not (known and v == e.truth[r])]
         v, ans = wrong[rng.integers(len(wrong))], "no"
-    if recite:
-        said = restate(e, r, v, denials)
+    said = restate(e, r, v, denials) if recite else None  # restate draws nothing from rng
     return qa_item(yesno(r, e.name, v, rng.integers(2), robust=rng.random() < 0.15), ans, said)
 
 

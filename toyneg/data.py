@@ -126,7 +126,7 @@ def build(cfg: Config) -> Data:
     # the monitor's entities are in the bios above and in no question below
     asked = world.asked + claims
     rows += [qa_seq(lambda: C.entity_qa(asked[rng.integers(len(asked))], world, rng, recite,
-                                              cfg.restate_denials))
+                                        cfg.restate_denials))
              for _ in range(N_QA)]
     # reading tasks are about readers and population entities alike, so reading a document in
     # context is a skill the model applies to any name, including the ones it knows
