@@ -152,7 +152,8 @@ def test_front_door_sizes_and_references_hold():
               "docs/performance.md", "docs/recite.md")}
     for page, text in pages.items():
         for path in re.findall(r"`(?:results/)?((?:default|replicate|formats|layout_cpu|diversity_cpu|"
-                               r"placement_cpu|cures_cpu|cure_dial|stability|ablations_cpu|exposure_cpu|population_cpu|known_cpu|mix_cpu|denials_cpu|denials_replicate_cpu|mechanism|bench)"
+                               r"placement_cpu|cures_cpu|cure_dial|stability|ablations_cpu|exposure_cpu|population_cpu|known_cpu|mix_cpu|denials_cpu|denials_replicate_cpu|reading_cpu|pretrain_cpu|claims_cpu|"
+                               r"mechanism|bench)"
                                r"/[\w.]+)`", text):
             assert os.path.exists(os.path.join(ROOT, "results", path)), (page, path)
     names = set(canonical())
