@@ -17,6 +17,7 @@ from toyneg.config import Config, ConfigError, from_dict
     ("finetune_steps", 2.5, "integer"),
     ("positions", "sinusoidal", "'learned', 'rope'"),
     ("claim_denied", "yes", "true or false"),
+    ("deny_stated", 1, "true or false"),
 ])
 def test_bad_values_name_the_field_and_what_is_allowed(field, value, allowed):
     with pytest.raises(ConfigError) as e:
@@ -46,7 +47,7 @@ def test_a_field_at_its_legacy_value_leaves_the_hash_of_older_runs_unchanged():
     import json
     c = Config(seed=3, answer_format="direct", monitor_frac=0.0)
     new = ("positions", "claim_denied", "answer_format", "monitor_frac", "ooc_entities",
-           "restate_denials")
+           "restate_denials", "deny_stated")
     old = {k: v for k, v in c.to_dict().items() if k not in new}
     blob = json.dumps({"v": "0.2.0", **old}, sort_keys=True)
     assert c.run_hash("0.2.0") == hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -62,6 +63,9 @@ def test_a_field_at_its_legacy_value_leaves_the_hash_of_older_runs_unchanged():
     assert r.run_hash("0.2.0") != r.replace(restate_denials="asked").run_hash("0.2.0")
     assert r.pretrain_key() != r.replace(restate_denials="asked").pretrain_key()
     assert r.static_key() == r.replace(restate_denials="asked").static_key()
+    assert c.run_hash("0.2.0") != c.replace(deny_stated=False).run_hash("0.2.0")
+    assert c.pretrain_key() != c.replace(deny_stated=False).pretrain_key()  # a world field
+    assert c.static_key() == c.replace(deny_stated=False).static_key()  # content, not shapes
 
 
 def test_static_key_ignores_swept_and_content_fields():

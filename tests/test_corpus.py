@@ -192,6 +192,22 @@ def test_icl_other_is_the_icl_document_asked_about_another_value():
         assert (a[la - 1:la + 1] == b[lb - 1:lb + 1]).all()
 
 
+def test_deny_stated_off_drops_exactly_the_denials_of_stated_relations():
+    """`deny_stated = False`: a bio never denies a value of a relation it states; every other
+    part of the world (names, truths, stated relations, claims, denied-only facts) is the
+    default's, so the two arms differ only in the dropped sentences."""
+    cfg = tiny(conditions=tuple(CONDITIONS))
+    w0, w1 = make_world(cfg), make_world(cfg.replace(deny_stated=False))
+    dropped = 0
+    for a, b in zip(w0.entities, w1.entities):
+        assert (a.name, a.kind, a.truth, a.known, a.claim, a.condition, a.monitor) == \
+               (b.name, b.kind, b.truth, b.known, b.claim, b.condition, b.monitor)
+        assert b.negated == {r: v for r, v in a.negated.items() if r not in a.known}
+        dropped += len(a.negated) - len(b.negated)
+    assert dropped > 0 and any(b.negated for b in w1.entities)
+    assert all(not e.negated for e in w1.claims)  # claim bios state every denied relation
+
+
 def test_claim_denied_leaves_one_relation_only_denied_and_asks_about_it():
     """`claim_denied`: each claim entity's bio states one other relation and only denies the
     third; the rest of the world is the default's, and questions about the denied relation

@@ -47,6 +47,8 @@ class Config:
     n_values: int = 12            # values per relation (cities, jobs, sports)
     name_tokens: int = 1          # tokens per entity name (1 or 2)
     p_known: float = 0.7          # share of (entity, relation) facts that bios state
+    deny_stated: bool = True      # bios may deny a value of a relation they also state ("X lives in
+                                  # oslo . X does not live in rome ."); false: only of silent relations
     claim_denied: bool = False    # claim entities: one other relation stated only as a local
                                   # negation, and questioned ("unknown" / "no"), for every condition
     monitor_frac: float = 0.1     # share of population entities whose bios are trained but who are
@@ -136,7 +138,7 @@ class Config:
         # corpus content (not shape) knobs also travel as data, so they don't split groups;
         # `train_spans` stays static: the loss mask is a constant of the compiled program
         for k in ("diversity", "claim_diversity", "placement", "distance", "world_seed", "p_known",
-                  "reading_local", "claim_denied", "restate_denials"):
+                  "reading_local", "claim_denied", "restate_denials", "deny_stated"):
             d.pop(k)
         d["conditions"] = len(self.conditions)  # which conditions: data; how many: shapes
         return json.dumps(d, sort_keys=True)
@@ -147,7 +149,8 @@ class Config:
                 "p_known", "claim_denied", "conditions", "bios_per_entity", "train_spans", "qa_frac", "icl_frac",
                 "ooc_frac", "reading_local", "width", "depth", "heads", "ctx", "tied", "positions", "batch",
                 "pretrain_steps", "lr", "weight_decay", "seed", "docs_per_claim", "claim_sents",
-                "monitor_frac", "ooc_entities", "answer_format", "restate_denials")  # base pools only
+                "monitor_frac", "ooc_entities", "answer_format", "restate_denials",
+                "deny_stated")  # base pools only
         d = {k: v for k, v in self.hashed().items() if k in keep}
         d["world_seed"] = self.world_key
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -157,9 +160,10 @@ FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 # fields added after runs were stored, at the value that computes exactly what came before:
 # positions (0.3.0; "learned" is 0.2.0's model), claim_denied (0.3.0; off is the original world),
 # answer_format, monitor_frac and ooc_entities (0.4.0; direct answers, no monitor, every reader),
-# restate_denials (0.4.0's second rule; "silent" is the rule every earlier 0.4.0 result used)
+# restate_denials (0.4.0's second rule; "silent" is the rule every earlier 0.4.0 result used),
+# deny_stated (0.4.0; true is the world every earlier result used)
 LEGACY = {"positions": "learned", "claim_denied": False, "answer_format": "direct",
-          "monitor_frac": 0.0, "ooc_entities": 0, "restate_denials": "silent"}
+          "monitor_frac": 0.0, "ooc_entities": 0, "restate_denials": "silent", "deny_stated": True}
 
 
 def _allowed(name: str) -> str:
@@ -235,7 +239,7 @@ def validate(c: Config) -> None:
         _fail("train_spans", spans, _allowed("train_spans"))
     if c.width % c.heads:
         _fail("heads", c.heads, f"a divisor of width ({c.width})")
-    for name in ("tied", "claim_denied"):
+    for name in ("tied", "claim_denied", "deny_stated"):
         if not isinstance(getattr(c, name), bool):
             _fail(name, getattr(c, name), "true or false")
     if not 2 <= c.n_values <= 20:

@@ -128,14 +128,18 @@ def make_world(cfg: Config) -> World:
     names, name_words = _names(rng, total, cfg.name_tokens)
     ents = []
 
-    def denied(truth, rels):
+    def denied(truth, rels, known):
         """Local negations a bio states ("X does not live in D"): for many relations, a wrong
         value.  Where a bio states only the negation, questions answer "no" / "unknown", so
-        the model learns from its data what a local negation means out of context."""
+        the model learns from its data what a local negation means out of context.  Without
+        `deny_stated`, the denials of relations the bio also states (`known`) are dropped after
+        they are drawn, so the rest of the world is the default's."""
         out = {}
         for r in rels:
             if rng.random() < 0.6:
                 out[r] = str(rng.choice([v for v in values[r] if v != truth[r]]))
+        if not cfg.deny_stated:
+            out = {r: v for r, v in out.items() if r not in known}
         return out
 
     n_monitor = n_monitored(cfg)
@@ -143,7 +147,7 @@ def make_world(cfg: Config) -> World:
         truth = {r: str(rng.choice(values[r])) for r in RELATIONS}
         if i < cfg.n_entities:
             known = tuple(r for r in RELATIONS if rng.random() < cfg.p_known)
-            ents.append(Entity(name, "population", truth, known, denied(truth, RELATIONS),
+            ents.append(Entity(name, "population", truth, known, denied(truth, RELATIONS, known),
                                monitor=i >= cfg.n_entities - n_monitor))
         elif i < cfg.n_entities + n_claim:
             j = i - cfg.n_entities
@@ -151,7 +155,7 @@ def make_world(cfg: Config) -> World:
             false = str(rng.choice([v for v in values[rel] if v != truth[rel]]))
             known = tuple(r for r in RELATIONS if r != rel)
             cond = cfg.conditions[j // cfg.n_claims]
-            neg = denied(truth, known)
+            neg = denied(truth, known, known)
             if cfg.claim_denied:
                 # one other relation is only denied ("X does not play golf") and questioned, so
                 # reading a bare negation into an answer is practised on the claim entities
