@@ -45,7 +45,7 @@ def test_rotary_positions_need_an_even_head_size():
 def test_a_field_at_its_legacy_value_leaves_the_hash_of_older_runs_unchanged():
     import hashlib
     import json
-    c = Config(seed=3, answer_format="direct", monitor_frac=0.0)
+    c = Config(seed=3, answer_format="direct", monitor_frac=0.0, deny_stated=True)
     new = ("positions", "claim_denied", "answer_format", "monitor_frac", "ooc_entities",
            "restate_denials", "deny_stated")
     old = {k: v for k, v in c.to_dict().items() if k not in new}

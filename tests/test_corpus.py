@@ -193,10 +193,10 @@ def test_icl_other_is_the_icl_document_asked_about_another_value():
 
 
 def test_deny_stated_off_drops_exactly_the_denials_of_stated_relations():
-    """`deny_stated = False`: a bio never denies a value of a relation it states; every other
+    """`deny_stated = False` (the default): a bio never denies a value of a relation it states; every other
     part of the world (names, truths, stated relations, claims, denied-only facts) is the
     default's, so the two arms differ only in the dropped sentences."""
-    cfg = tiny(conditions=tuple(CONDITIONS))
+    cfg = tiny(conditions=tuple(CONDITIONS), deny_stated=True)
     w0, w1 = make_world(cfg), make_world(cfg.replace(deny_stated=False))
     dropped = 0
     for a, b in zip(w0.entities, w1.entities):
@@ -206,6 +206,18 @@ def test_deny_stated_off_drops_exactly_the_denials_of_stated_relations():
         dropped += len(a.negated) - len(b.negated)
     assert dropped > 0 and any(b.negated for b in w1.entities)
     assert all(not e.negated for e in w1.claims)  # claim bios state every denied relation
+
+
+def test_in_the_default_world_both_restatement_rules_give_one_corpus():
+    """With `deny_stated = False` no bio denies a value of a relation it states, so "asked"
+    (restate the denial of the asked value) and "silent" (restate a denial where nothing is
+    stated) restate the same denials: the training rows are identical; in the older world
+    they differ."""
+    cfg = tiny(conditions=tuple(CONDITIONS))
+    a, b = build(cfg), build(cfg.replace(restate_denials="asked"))
+    assert (a.tokens == b.tokens).all() and (a.spans == b.spans).all()
+    old = cfg.replace(deny_stated=True)
+    assert not (build(old).tokens == build(old.replace(restate_denials="asked")).tokens).all()
 
 
 def test_claim_denied_leaves_one_relation_only_denied_and_asks_about_it():

@@ -47,8 +47,9 @@ class Config:
     n_values: int = 12            # values per relation (cities, jobs, sports)
     name_tokens: int = 1          # tokens per entity name (1 or 2)
     p_known: float = 0.7          # share of (entity, relation) facts that bios state
-    deny_stated: bool = True      # bios may deny a value of a relation they also state ("X lives in
-                                  # oslo . X does not live in rome ."); false: only of silent relations
+    deny_stated: bool = False     # true: bios also deny a value of relations they state ("X lives in
+                                  # oslo . X does not live in rome ."), the world before 0.4.0's last
+                                  # change; false (default): a bio denies only where it states nothing
     claim_denied: bool = False    # claim entities: one other relation stated only as a local
                                   # negation, and questioned ("unknown" / "no"), for every condition
     monitor_frac: float = 0.1     # share of population entities whose bios are trained but who are

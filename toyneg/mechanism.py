@@ -199,7 +199,8 @@ def markdown(rows: list, command: str, cfgs: list) -> str:
 # the probes read direct answers: the recipe is toyneg 0.3.0's (direct answers, no monitor,
 # ctx 96, 96 population entities), with which toyneg computes what 0.3.0 computed, so the
 # committed results stand
-DIRECT_0_3 = {"answer_format": "direct", "monitor_frac": 0.0, "ctx": 96, "n_entities": 96}
+DIRECT_0_3 = {"answer_format": "direct", "monitor_frac": 0.0, "ctx": 96, "n_entities": 96,
+              "deny_stated": True}
 
 
 def main(argv=None) -> int:
