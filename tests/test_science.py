@@ -1,7 +1,8 @@
 """Regression guard on the main effect under the default recite format, on the demo's recipe
-(about 4 minutes on 2 CPU cores; measured on an AMD EPYC with AVX-512: belief baseline 0.22,
-positive 0.74, negated 0.82, local 0.42; local claims denied 0.34 against negated 0.02; in
-context P(yes) positive 0.93, negated 0.00, local 0.02).
+(4-7 minutes on 2 CPU cores; measured on an AMD EPYC of 2026-12-03 in the default world,
+`deny_stated = false`: belief baseline 0.28, positive 0.92, negated 0.90, local 0.29; local
+claims denied 0.56 against negated 0.03; in context P(yes) positive 0.81, negated 0.04, local
+0.02).
 
 Fails if the direction of the effect flips.  Out of context (the headline `belief`: yes/no,
 open and robustness answers, each read after the model's own restatement), positive and
