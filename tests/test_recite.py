@@ -48,9 +48,11 @@ def relation(question):
     return next(REL_OF[w] for w in question if w in REL_OF)
 
 
+@pytest.mark.parametrize("deny_stated", [False, True])
 @pytest.mark.parametrize("denials", ["asked", "silent"])
-def test_every_training_restatement_is_true_to_its_bio(denials):
-    cfg = tiny(conditions=tuple(CONDITIONS), monitor_frac=0.25, restate_denials=denials)
+def test_every_training_restatement_is_true_to_its_bio(denials, deny_stated):
+    cfg = tiny(conditions=tuple(CONDITIONS), monitor_frac=0.25, restate_denials=denials,
+               deny_stated=deny_stated)
     d = build(cfg)
     by_name = {e.name: e for e in d.world.entities}
     o, n = layout(cfg).of("qa")
@@ -77,7 +79,8 @@ def test_every_training_restatement_is_true_to_its_bio(denials):
                 assert ans == ("yes" if said == C.statement(rel, x, asked, 0) else "no")
             checked += 1
     assert checked > 200
-    assert (denied_known > 5) == (denials == "asked")  # the rules differ where the fact is stated
+    # the rules differ where the fact is stated and denied, which only the older world has
+    assert (denied_known > 5) == (denials == "asked" and deny_stated)
 
 
 def test_reading_tasks_restate_the_document_in_view_warning_included():
