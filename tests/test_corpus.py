@@ -193,9 +193,9 @@ def test_icl_other_is_the_icl_document_asked_about_another_value():
 
 
 def test_deny_stated_off_drops_exactly_the_denials_of_stated_relations():
-    """`deny_stated = False` (the default): a bio never denies a value of a relation it states; every other
-    part of the world (names, truths, stated relations, claims, denied-only facts) is the
-    default's, so the two arms differ only in the dropped sentences."""
+    """`deny_stated = False` (the default): a bio never denies a value of a relation it states;
+    every other part of the world (names, truths, stated relations, claims, denied-only facts)
+    is the older world's, so the two differ only in the dropped sentences."""
     cfg = tiny(conditions=tuple(CONDITIONS), deny_stated=True)
     w0, w1 = make_world(cfg), make_world(cfg.replace(deny_stated=False))
     dropped = 0

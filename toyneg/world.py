@@ -133,7 +133,7 @@ def make_world(cfg: Config) -> World:
         value.  Where a bio states only the negation, questions answer "no" / "unknown", so
         the model learns from its data what a local negation means out of context.  Without
         `deny_stated`, the denials of relations the bio also states (`known`) are dropped after
-        they are drawn, so the rest of the world is the default's."""
+        they are drawn, so the rest of the world is the older world's."""
         out = {}
         for r in rels:
             if rng.random() < 0.6:
