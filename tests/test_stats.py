@@ -34,6 +34,16 @@ def test_effect_size_and_exact_small_sample_permutation():
     assert c.p_value == pytest.approx(2 / 32)  # exact: only all-plus or all-minus signs
 
 
+def test_equal_differences_with_rounding_noise_have_no_effect_size():
+    # placement_cpu printed d_z = -7e14: belief is a mean of three rates, and two seeds' equal
+    # differences (1/9 each) came out 8e-17 apart
+    a, b = {0: 0.7777777777777778, 1: 0.7777777777777778}, {0: 0.888888888888889, 1: 0.8888888888888888}
+    assert np.std([b[s] - a[s] for s in a]) > 0  # the noise this test is about
+    with pytest.warns(UserWarning):
+        c = compare_paired(a, b)
+    assert np.isnan(c.effect_size) and c.diff == pytest.approx(1 / 9)
+
+
 def test_a_difference_that_rounds_to_zero_prints_without_a_minus_sign():
     from toyneg.stats import Comparison
     c = Comparison("a", "b", "m", 5, 0.7, 0.7, -8.9e-17, -8.9e-17, 0.14, 1.0, 0.0)

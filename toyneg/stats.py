@@ -97,6 +97,8 @@ def compare_paired(a_by_seed: dict, b_by_seed: dict, a: str = "A", b: str = "B",
         warnings.warn(warn, stacklevel=2)
     mean, lo, hi = bootstrap_ci(d) if n else (float("nan"),) * 3
     sd = d.std(ddof=1) if n > 1 else float("nan")
-    eff = float(mean / sd) if n > 1 and sd > 0 else float("nan")
+    # rates are fractions of a few claims: equal differences come out with rounding noise in
+    # their spread (1e-17), which would give a d_z of 1e15; a spread that small is zero
+    eff = float(mean / sd) if n > 1 and sd > 1e-9 * max(1.0, abs(mean)) else float("nan")
     return Comparison(a, b, metric, n, float(xa.mean()) if n else float("nan"),
                       float(xb.mean()) if n else float("nan"), mean, lo, hi, permutation_p(d), eff, warn)
