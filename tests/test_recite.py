@@ -13,7 +13,7 @@ import pytest
 from toyneg import corpus as C
 from toyneg.config import CONDITIONS, SPANS
 from toyneg.data import build, layout, restatement_patterns
-from toyneg.probes import SAYS, classify, greedy
+from toyneg.probes import SAYS, classify, greedy, starts_with
 from toyneg.runner import Group, run_group
 from toyneg.world import RELATIONS, Vocab
 
@@ -220,6 +220,45 @@ def test_restatement_classifier_on_hand_made_rows():
     assert out[:, :len(SAYS)].sum(1).tolist() == [1.0] * len(rows)  # exactly one class each
     assert [SAYS[i] for i in out[:, :len(SAYS)].argmax(1)] == expect
     assert out[:, -1].tolist() == [0, 0, 0, 0, 0, 0, 1]
+
+
+def test_starts_with_reads_the_name_at_the_front_only():
+    gen = jnp.asarray([[5, 6, 7, 8], [5, 9, 7, 8], [6, 5, 6, 8], [5, 6, -1, -1]])
+    one, two = jnp.asarray([[5]] * 4), jnp.asarray([[5, 6]] * 4)
+    assert np.asarray(starts_with(gen, one)).tolist() == [True, True, False, True]
+    assert np.asarray(starts_with(gen, two)).tolist() == [True, False, False, True]
+
+
+@pytest.mark.parametrize("name_tokens", [1, 2])
+def test_named_monitor_prompts_end_with_the_name_and_classify_without_it(name_tokens):
+    """The monitor's questions again with the entity's name written after "A": the same rows
+    as the plain monitor prompts plus the name, and patterns that read a restatement decoded
+    from after the name ("lives in rome . so yes")."""
+    cfg = tiny(conditions=tuple(CONDITIONS), monitor_frac=0.25, name_tokens=name_tokens)
+    d = build(cfg)
+    P, V = d.probes, d.vocab
+    m = len(P["mon_group"])
+    rows = [(r, e) for e in d.world.monitored for r in RELATIONS]
+    assert m == len(rows) == 12 and P["dec_mq"].shape[0] == 2 * m
+    for i in range(2 * m):
+        r, e = rows[i % m]
+        plain = "mon_yes" if i < m else "mon_open"
+        k = P[plain + "_last"][i % m]
+        text = V.decode(P["dec_mq"][i][:P["dec_mq_last"][i] + 1])
+        assert text == V.decode(P[plain][i % m][:k + 1]) + " " + e.name
+        assert V.decode(P["mon_name"][i % m]) == e.name
+    # a name-less restatement of the right fact is read as the bio's; one of another relation not
+    r, e = rows[0]
+    v = e.truth[r]
+    said = [C.statement(r, "", v, 0).split() + [".", "so", "yes", "."],
+            C.negation(r, "", v, 0).split() + [".", "so", "no", "."],
+            C.statement(RELATIONS[(RELATIONS.index(r) + 1) % 3], "", v, 0).split() + ["."]]
+    D = P["npat_aff"].shape[1]
+    gen = jnp.asarray([[V.ids[w] for w in s][:D] + [-1] * (D - len(s)) for s in said])
+    pats = {k[1:]: jnp.asarray(np.stack([a[0]] * 3)) for k, a in P.items() if k.startswith("npat_")}
+    cands = jnp.asarray(np.stack([P["mon_cands"][0, :-1]] * 3))
+    out = np.asarray(classify(gen, pats, jnp.full((3,), V.ids[v]), cands))
+    assert [SAYS[i] for i in out[:, :len(SAYS)].argmax(1)] == ["says_claim", "denies_claim", "malformed"]
 
 
 # ---- the direct format is toyneg 0.3.0

@@ -86,6 +86,33 @@ def test_pooled_belief_is_the_mean_of_four_question_types():
     assert {r["pooled"] for r in recs if r["step"] == 10} == {0.75, 0.25}
 
 
+def test_cis_do_not_depend_on_the_order_runs_were_stored_in():
+    """`--workers` stores runs in completion order; a bootstrap CI resamples by position, so the
+    tables must see seeds in one order whatever the store's (this failed before `tables.done`:
+    the same five runs gave baseline [0.04, 0.19] in one store and [0.06, 0.19] in another)."""
+    from toyneg import tables
+    from toyneg.probes import METRICS, MONITOR_METRICS
+
+    rng = np.random.default_rng(0)
+
+    def run(s):
+        conds = {c: {m: [0.0, float(rng.random())] for m in METRICS} for c in ("positive", "local")}
+        mon = {g: {**{m: [0.0, float(rng.random())] for m in MONITOR_METRICS}, "n_facts": 9}
+               for g in ("stated", "denied")}
+        return {"hash": f"h{s}", "status": "done", "config": {"seed": s}, "wall": 1.0,
+                "result": {"steps": [0, 10], "conditions": conds, "monitor": mon}}
+
+    rows = [run(s) for s in range(6)]
+    shuffled = [rows[i] for i in (3, 0, 5, 1, 4, 2)]
+    assert tables.summary(rows, ["seed"]) == tables.summary(shuffled, ["seed"])
+    assert tables.monitor_summary(rows, ["seed"]) == tables.monitor_summary(shuffled, ["seed"])
+    a, b = tables.curves(rows, ["seed"], "p_yes"), tables.curves(shuffled, ["seed"], "p_yes")
+    assert all(np.array_equal(x, y, equal_nan=True) for k in a for x, y in zip(a[k], b[k]))
+    # and the order matters to the bootstrap itself, so the test can fail
+    x = [rows[i]["result"]["conditions"]["local"]["yes"][-1] for i in range(6)]
+    assert bootstrap_ci(x)[1:] != bootstrap_ci([x[i] for i in (3, 0, 5, 1, 4, 2)])[1:]
+
+
 def test_compare_selects_boolean_settings_as_written_in_toml_or_python():
     """`--compare local,claim_denied=false ...`: a boolean axis matches 'false' and 'False'."""
     import warnings

@@ -294,6 +294,44 @@ def restatement_patterns(vocab: Vocab, rel: str, x: str, D: int) -> dict:
     return out
 
 
+def _patterns(prefix: str, pats: list, D: int) -> dict:
+    """Stack per-row `restatement_patterns` into arrays named `prefix + form`."""
+    out = {}
+    for k in ("aff", "neg", "warn", "unk", "text"):
+        out[prefix + k] = np.stack([p[k] for p in pats]) if pats else np.zeros((0, D), np.int32)
+    for k in ("aff_vpos", "neg_vpos", "warn_vpos"):
+        out[prefix + k] = np.array([p[k] for p in pats], np.int32)
+    return out
+
+
+def _named_monitor(world, vocab, P, window: int, d_q: int) -> dict:
+    """The monitor's two questions again, with the entity's name already written after "A"
+    ("Q does X live in C ? A X"): the model decodes the rest of its restatement from there.
+
+    A restatement begins by copying the entity's name from the question, and the monitor's
+    names were never written after "A" in training (they are in no question), so the plain
+    monitor measures that copy and the stored fact together; `mon_name` (each monitored row's
+    name tokens) measures the copy, these rows the fact given the name.  Their patterns are the
+    restatement patterns less the name."""
+    rows = [(r, e.name) for e in world.monitored for r in RELATIONS]
+    names = np.array([vocab.encode(x) for _, x in rows], np.int32) if rows else np.zeros((0, 1), np.int32)
+    toks, last = [], []
+    for k in ("mon_yes", "mon_open"):
+        t, l = P[k][:, :window].copy(), P[k + "_last"].copy()
+        for i, name in enumerate(names):
+            t[i, l[i] + 1:l[i] + 1 + len(name)] = name
+        toks.append(t)
+        last.append(l + names.shape[1])
+    last = np.concatenate(last) if rows else np.zeros(0, np.int32)
+    if (last + 1 + d_q > window).any():
+        raise ValueError(f"a named monitor prompt and its restatement ({d_q} tokens) do not fit "
+                         f"the {window}-token decoding window: raise 'ctx'")
+    out = {"dec_mq": np.concatenate(toks) if rows else np.zeros((0, window), np.int32),
+           "dec_mq_last": last.astype(np.int32), "mon_name": names}
+    out.update(_patterns("npat_", [restatement_patterns(vocab, r, "", d_q) for r, _ in rows] * 2, d_q))
+    return out
+
+
 def _recite(cfg, world, vocab, L, P):
     """The recite format's probe arrays: every question prompt (the five claim probes, then the
     monitor's two) as one batch to decode, the in-context prompts as another, the direct path
@@ -307,12 +345,9 @@ def _recite(cfg, world, vocab, L, P):
                          f"{window}-token decoding window: raise 'ctx'")
     rows = [(e.claim[0], e.name) for e in world.claims] * len(kinds)
     rows += [(r, e.name) for e in world.monitored for r in RELATIONS] * 2
-    pats = [restatement_patterns(vocab, r, x, d_q) for r, x in rows]
     out = {"dec_q": toks[:, :window], "dec_q_last": last}
-    for k in ("aff", "neg", "warn", "unk", "text"):
-        out["pat_" + k] = np.stack([p[k] for p in pats]) if pats else np.zeros((0, d_q), np.int32)
-    for k in ("aff_vpos", "neg_vpos", "warn_vpos"):
-        out["pat_" + k] = np.array([p[k] for p in pats], np.int32)
+    out.update(_patterns("pat_", [restatement_patterns(vocab, r, x, d_q) for r, x in rows], d_q))
+    out.update(_named_monitor(world, vocab, P, window, d_q))
     icl = ("icl", "icl_heldout", "icl_other")
     out["dec_icl"] = np.concatenate([P[k] for k in icl])
     out["dec_icl_last"] = np.concatenate([P[k + "_last"] for k in icl])

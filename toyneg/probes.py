@@ -42,7 +42,10 @@ values (`model.make_decoder`).
 `monitor` returns the held-out monitor's rates per fact group (`data.MONITOR_GROUPS`): yes_ok
 (the yes/no answer is right: yes for a stated fact, no otherwise), open_ok (the open answer is
 the stated value, or "unknown"), says_ok (the restatement is the bio's: the fact, its denial,
-nothing known) and malformed.
+nothing known), malformed, name_ok (the restatement begins with the entity's own name: the
+copy every restatement starts with, never practised on these names) and named_yes_ok /
+named_open_ok / named_says_ok (the same questions with the name already written after "A", so
+the model recites the fact alone; `data._named_monitor`).
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ RATES = ("yes", "open", "assoc_top1", "robust", "heldout_q", "icl", "icl_heldout
 SAYS = ("says_claim", "denies_claim", "says_warned", "says_other", "says_unknown", "malformed")
 METRICS += ("direct_p_yes", "direct_yes", "direct_open_p", "direct_open") + SAYS + ("says_text", "pref_aff")
 RATES += ("direct_yes", "direct_open") + SAYS + ("says_text",)
-MONITOR_METRICS = ("yes_ok", "open_ok", "says_ok", "malformed")
+MONITOR_METRICS = ("yes_ok", "open_ok", "says_ok", "malformed", "name_ok", "named_yes_ok",
+                   "named_open_ok", "named_says_ok")
 
 
 class Ids(NamedTuple):
@@ -132,7 +136,7 @@ def greedy(prefill, step, params, tok_BW, last_B, n_steps: int, dot_id: int, so_
     whether each row reached its answer slot (B,)."""
     B, W = tok_BW.shape
     if B == 0:
-        V = jax.eval_shape(prefill, params, tok_BW[:1])[0].shape[-1]
+        V = jax.eval_shape(prefill, params, jnp.zeros((1, W), tok_BW.dtype))[0].shape[-1]
         return tok_BW[:, :n_steps], jnp.zeros((0, V), jnp.float32), jnp.zeros(0, bool)
     rows = jnp.arange(B)
     logits_BTV, cache = prefill(params, tok_BW)
@@ -191,6 +195,27 @@ def classify(gen_BD, pats: dict, value_B, values_BK):
     return jnp.stack([claim, denies, warned, other, unknown, malformed, text], -1).astype(jnp.float32)
 
 
+def starts_with(gen_BD, prefix_BN):
+    """Rows whose generated tokens begin with the row's prefix (e.g. the entity's name)."""
+    return (gen_BD[:, :prefix_BN.shape[1]] == prefix_BN).all(-1)
+
+
+def _monitor_scores(P, yes_BV, open_BV, found_2M, said_2MS, ids: Ids):
+    """Per monitored fact: (yes_ok, open_ok, says_ok, malformed), from the yes/no and the open
+    answer logits, whether each reached its answer slot (2, M) and what each restatement says
+    (2, M, len(SAYS) + 1; NaN without restatements).  A row with no answer slot is wrong."""
+    g = P["mon_group"]
+    p_mon = yes_prob(yes_BV, ids.yes, ids.no)
+    yes_ok = jnp.where(g == 0, p_mon > 0.5, p_mon < 0.5) & found_2M[0]
+    top = jnp.take_along_axis(P["mon_cands"], jnp.argmax(
+        jnp.take_along_axis(open_BV, P["mon_cands"], 1), -1)[:, None], 1)[:, 0]
+    open_ok = (top == P["mon_target"]) & found_2M[1]
+    # says_ok: the yes/no and the open restatement both count (their mean)
+    right = jnp.stack([said_2MS[..., 0], said_2MS[..., 1], said_2MS[..., 4]], -1)  # stated/denied/silent
+    says = jnp.take_along_axis(right, g[None, :, None], -1)[..., 0].mean(0)
+    return yes_ok.astype(jnp.float32), open_ok.astype(jnp.float32), says, said_2MS[..., 5].mean(0)
+
+
 def sentence_logp(logits_BTV, tokens_BT, last_B):
     """Log-probability of each row's tokens 1..last given those before (a whole sentence)."""
     logp_BTV = jax.nn.log_softmax(logits_BTV[:, :-1], -1)
@@ -239,9 +264,10 @@ def evaluate(apply, params, arrays: dict, ids: Ids, docs_per_claim: int, recite:
         for k in SAYS + ("says_text",):
             cols[k] = nan
         mon_yes_BV, mon_open_BV = at_last("mon_yes"), at_last("mon_open")
-        mon_says = jnp.full(mon_yes_BV.shape[:1], jnp.nan)
-        mon_bad = mon_says
-        mon_reached = jnp.ones((2,) + mon_says.shape, bool)
+        m = mon_yes_BV.shape[0]
+        mon_said = jnp.full((2, m, len(SAYS) + 1), jnp.nan)
+        mon_reached = jnp.ones((2, m), bool)
+        mon_extra = [jnp.full((m,), jnp.nan)] * 4  # name_ok and the named columns: recite only
     else:
         d_q, d_icl, window = lengths
         gen, ans, found = greedy(*decoder, params, P["dec_q"], P["dec_q_last"], d_q, ids.dot, ids.so)
@@ -260,13 +286,17 @@ def evaluate(apply, params, arrays: dict, ids: Ids, docs_per_claim: int, recite:
             cols[k] = said_claims[:, i]
         mon_yes_BV = ans[5 * n:5 * n + m]
         mon_open_BV = ans[5 * n + m:]
-        mon_found = found[5 * n:]
-        mon_said = said[5 * n:].reshape(2, m, -1)
-        # says_ok: the yes/no and the open restatement both count (their mean)
-        right = jnp.stack([mon_said[..., 0], mon_said[..., 1], mon_said[..., 4]], -1)  # stated/denied/silent
-        mon_says = jnp.take_along_axis(right, P["mon_group"][None, :, None], -1)[..., 0].mean(0)
-        mon_bad = mon_said[..., 5].mean(0)
-        mon_reached = mon_found.reshape(2, m)
+        mon_said = said[5 * n:].reshape(2, m, said.shape[-1])  # explicit: m may be 0
+        mon_reached = found[5 * n:].reshape(2, m)
+        name_ok = starts_with(gen[5 * n:], jnp.concatenate([P["mon_name"]] * 2)).reshape(2, m)
+        # the same questions with the name given: the fact recited alone (a separate decode, so
+        # every other probe's batch is what it was)
+        ngen, nans, nfound = greedy(*decoder, params, P["dec_mq"], P["dec_mq_last"], d_q, ids.dot, ids.so)
+        nsaid = classify(ngen, {k[1:]: v for k, v in P.items() if k.startswith("npat_")},
+                         jnp.concatenate([P["mon_value"]] * 2),
+                         jnp.concatenate([P["mon_cands"][:, :-1]] * 2)).reshape(2, m, said.shape[-1])
+        n_yes, n_open, n_says, _ = _monitor_scores(P, nans[:m], nans[m:], nfound.reshape(2, m), nsaid, ids)
+        mon_extra = [name_ok.astype(jnp.float32).mean(0), n_yes, n_open, n_says]
         _, ai, fi = greedy(*decoder, params, P["dec_icl"], P["dec_icl_last"], d_icl, ids.dot, ids.so)
         pi = jnp.where(fi, yes_prob(ai, yes_id, no_id), 0.5)
         cols["icl_p"], cols["icl_heldout_p"], cols["icl_other_p"] = pi[:n], pi[n:2 * n], pi[2 * n:]
@@ -287,12 +317,6 @@ def evaluate(apply, params, arrays: dict, ids: Ids, docs_per_claim: int, recite:
                       for k in ("pref_aff", "pref_neg"))
     cols["pref_aff"] = jax.nn.sigmoid(lp_aff - lp_neg)
     # the monitor: right answers per fact group
-    g = P["mon_group"]
-    p_mon = yes_prob(mon_yes_BV, yes_id, no_id)
-    yes_ok = jnp.where(g == 0, p_mon > 0.5, p_mon < 0.5) & mon_reached[0]  # no slot: wrong
-    top = jnp.take_along_axis(P["mon_cands"], jnp.argmax(
-        jnp.take_along_axis(mon_open_BV, P["mon_cands"], 1), -1)[:, None], 1)[:, 0]
-    open_ok = (top == P["mon_target"]) & mon_reached[1]
-    yes_ok, open_ok = yes_ok.astype(jnp.float32), open_ok.astype(jnp.float32)
-    mon = _group_means(jnp.stack([yes_ok, open_ok, mon_says, mon_bad], -1), g, 3)
+    scores = _monitor_scores(P, mon_yes_BV, mon_open_BV, mon_reached, mon_said, ids)
+    mon = _group_means(jnp.stack(list(scores) + mon_extra, -1), P["mon_group"], 3)
     return jnp.stack([cols[m] for m in METRICS], axis=-1), mon

@@ -94,7 +94,10 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
           "Entities whose bios are trained and who are never questioned, probed like claims "
           "per fact group: facts the bio states (right answer yes / the value), facts it only "
           "denies and facts it is silent on (no / unknown). `answered`: mean of `yes_ok` and "
-          "`open_ok`; `says_ok`: the restatement is the bio's.", "", mon_md]
+          "`open_ok`; `says_ok`: the restatement is the bio's; `name_ok`: it begins with the "
+          "entity's own name (these names were never written after 'A' in training); `named` "
+          "and `named_says_ok`: `answered` and `says_ok` with the name already given after 'A', "
+          "so the model recites the fact alone.", "", mon_md]
     for k, f in figs.items():
         md += [f"![{k}]({f})", ""]
     md += ["## When neglect emerged", "",

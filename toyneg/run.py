@@ -48,7 +48,8 @@ def table(result: dict) -> str:
     for group, m in result.get("monitor", {}).items():
         lines.append(f"monitor, {group} facts ({m['n_facts']}): " + ", ".join(
             f"{k} {'n/a' if m[k][-1] is None else f'{m[k][-1]:.2f}'}"
-            for k in ("yes_ok", "open_ok", "says_ok", "malformed")))
+            for k in ("yes_ok", "open_ok", "says_ok", "malformed", "name_ok", "named_yes_ok",
+                      "named_open_ok")))
     return "\n".join(lines)
 
 

@@ -14,7 +14,9 @@ Derived quantities:
   question, so no answer format reaches it (it stays beside it, and in `pooled`).
 
 `monitor_summary` gives the held-out monitor (entities with bios, never questioned) per fact
-group with CIs over seeds; `answered` is the mean of its yes/no and open answers being right.
+group with CIs over seeds; `answered` is the mean of its yes/no and open answers being right,
+`name_ok` the share of its restatements that begin with the entity's own name, and `named` the
+`answered` of the same questions with the name already written after "A".
 """
 
 from __future__ import annotations
@@ -104,12 +106,17 @@ def to_csv(recs: list) -> str:
     return buf.getvalue()
 
 
+def done(rows: list) -> list:
+    """The finished runs in seed order: a bootstrap CI resamples by position, so the order the
+    store holds runs in (completion order, which differs between `--workers` runs) must not
+    reach it; with it fixed, every CI is regenerated to the digit from any store."""
+    return sorted((r for r in rows if r["status"] == "done"), key=lambda r: r["config"]["seed"])
+
+
 def per_seed(rows: list, axes: list) -> dict:
     """{(axis values..., condition): {seed: {metric: value}}} at the final checkpoint."""
     out: dict = {}
-    for r in rows:
-        if r["status"] != "done":
-            continue
+    for r in done(rows):
         res, cfg = r["result"], r["config"]
         conds = res["conditions"]
         pos = conds.get("positive", {}).get("p_yes")
@@ -145,19 +152,22 @@ def summary(rows: list, axes: list, metrics=SUMMARY) -> list:
     return out
 
 
-MONITOR = ("answered", "yes_ok", "open_ok", "says_ok", "malformed", "n_facts")
+MONITOR = ("answered", "yes_ok", "open_ok", "says_ok", "malformed", "name_ok", "named",
+           "named_says_ok", "n_facts")
+_MONITOR_READ = ("yes_ok", "open_ok", "says_ok", "malformed", "name_ok", "named_yes_ok",
+                 "named_open_ok", "named_says_ok")
 
 
 def monitor_summary(rows: list, axes: list) -> list:
     """The held-out monitor at the final checkpoint: mean and 95% CI over seeds per (axis
     values, fact group); `n_facts` is the mean number of facts in the group per run."""
     acc: dict = {}
-    for r in rows:
-        if r["status"] != "done":
-            continue
+    for r in done(rows):
         for group, m in r["result"].get("monitor", {}).items():
-            f = {k: _num(m[k][-1]) for k in MONITOR[1:-1]}
+            # runs stored before a column existed read NaN for it
+            f = {k: _num(m[k][-1]) if k in m else float("nan") for k in _MONITOR_READ}
             f["answered"] = 0.5 * (f["yes_ok"] + f["open_ok"])
+            f["named"] = 0.5 * (f["named_yes_ok"] + f["named_open_ok"])
             f["n_facts"] = float(m["n_facts"])
             key = axis_key(r["config"], axes) + (("group", group),)
             acc.setdefault(key, []).append(f)
@@ -175,9 +185,7 @@ def monitor_summary(rows: list, axes: list) -> list:
 def curves(rows: list, axes: list, metric: str = "p_yes") -> dict:
     """{(axis values..., condition): (steps, mean, lo, hi)} of `metric` over seeds."""
     acc: dict = {}
-    for r in rows:
-        if r["status"] != "done":
-            continue
+    for r in done(rows):
         res, cfg = r["result"], r["config"]
         for cond, m in res["conditions"].items():
             key = axis_key(cfg, axes) + (("condition", cond),)
@@ -189,9 +197,7 @@ def group_curves(rows: list, metric: str, groups: dict) -> dict:
     """{group: (steps, mean, lo, hi)}: per run, the mean of `metric` over the group's hosted
     member conditions, then its seed mean and 95% bootstrap CI (runs of one setting only)."""
     acc: dict = {}
-    for r in rows:
-        if r["status"] != "done":
-            continue
+    for r in done(rows):
         res = r["result"]
         for g, members in groups.items():
             ys = [series(res["conditions"][c], metric) for c in members if c in res["conditions"]]
