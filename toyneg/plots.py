@@ -18,18 +18,19 @@ PROBES = (("belief", "belief (3 questions)"), ("yes", "yes/no"), ("open", "open 
           ("assoc_top1", "token assoc."), ("robust", "robustness"), ("heldout_q", "held-out question"), ("icl", "in-context control"))
 
 
-def _save(fig, path: str, colors: int = 128) -> None:
-    """PNG with a palette, so the committed results stay small: 128 colours keep line plots
-    (many curves, translucent CI bands) exact to the eye at a third of the bytes of full colour;
+def _save(fig, path: str) -> None:
+    """PNG with a palette at 75 dpi, so the committed results stay small (the 5 MB budget holds
+    about 25 sweep folders): 64 colours keep line plots (many curves, translucent CI bands),
     bar charts (seven probe colours) and heatmaps (a continuous scale, every cell's value
-    printed on it) need only 64."""
+    printed on it) readable at a third of the bytes of full colour; 75 rather than 90 dpi cut
+    another quarter (measured on `pretrain_cpu`: 187 -> 136 KB of figures)."""
     import io
 
     from PIL import Image  # pillow: a dependency of matplotlib
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format="png", dpi=75)
     plt.close(fig)
-    Image.open(buf).convert("RGB").quantize(colors=colors).save(path, optimize=True)
+    Image.open(buf).convert("RGB").quantize(colors=64).save(path, optimize=True)
 
 
 def _label(key: tuple) -> str:
@@ -154,7 +155,7 @@ def paper_table(summ: list, path: str, title: str = "") -> None:
             "local: 0-7% (two claims);\nin context: 20 negated documents\nin the prompt, ~15%",
             transform=ax.transAxes, fontsize=7, va="bottom")
     fig.tight_layout()
-    _save(fig, path, colors=64)
+    _save(fig, path)
 
 
 def probe_bars(summ: list, path: str, title: str = "") -> None:
@@ -176,7 +177,7 @@ def probe_bars(summ: list, path: str, title: str = "") -> None:
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    _save(fig, path, colors=64)
+    _save(fig, path)
 
 
 SAYS = (("says_claim", "affirms the claim", "#d62728"), ("says_warned", "affirms, with a warning", "#ff9896"),
@@ -201,7 +202,7 @@ def says_bars(summ: list, path: str, title: str = "") -> None:
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
-    _save(fig, path, 64)
+    _save(fig, path)
 
 
 def demo_figure(res: dict, conds: tuple, path: str) -> None:
@@ -258,7 +259,7 @@ def mechanism_bars(rows: list, path: str) -> None:
     ax.set_title("Which value the trained model names, by what its training text said (mean over seeds, 95% CI)")
     ax.legend(fontsize=7, ncol=5)
     fig.tight_layout()
-    _save(fig, path, colors=64)
+    _save(fig, path)
 
 
 def _row_labels(rows: list) -> list:
@@ -297,7 +298,7 @@ def heatmap(summ: list, row_axis: str, col_axis: str, metric: str, path: str, ti
                  + f"\ncell: mean over {'/'.join(map(str, n))} seeds at the final checkpoint "
                  f"(0 = never, 1 = always)", fontsize=9)
     fig.tight_layout()
-    _save(fig, path, colors=64)
+    _save(fig, path)
 
 
 def _key_order(key: tuple) -> tuple:
