@@ -27,7 +27,7 @@ import io
 import numpy as np
 
 from .config import CONDITIONS
-from .probes import METRICS
+from .probes import METRICS, MONITOR_METRICS
 from .stats import bootstrap_ci
 
 POOLED = ("open", "yes", "assoc_top1", "robust")
@@ -154,8 +154,6 @@ def summary(rows: list, axes: list, metrics=SUMMARY) -> list:
 
 MONITOR = ("answered", "yes_ok", "open_ok", "says_ok", "malformed", "name_ok", "named",
            "named_says_ok", "n_facts")
-_MONITOR_READ = ("yes_ok", "open_ok", "says_ok", "malformed", "name_ok", "named_yes_ok",
-                 "named_open_ok", "named_says_ok")
 
 
 def monitor_summary(rows: list, axes: list) -> list:
@@ -165,7 +163,7 @@ def monitor_summary(rows: list, axes: list) -> list:
     for r in done(rows):
         for group, m in r["result"].get("monitor", {}).items():
             # runs stored before a column existed read NaN for it
-            f = {k: _num(m[k][-1]) if k in m else float("nan") for k in _MONITOR_READ}
+            f = {k: _num(m[k][-1]) if k in m else float("nan") for k in MONITOR_METRICS}
             f["answered"] = 0.5 * (f["yes_ok"] + f["open_ok"])
             f["named"] = 0.5 * (f["named_yes_ok"] + f["named_open_ok"])
             f["n_facts"] = float(m["n_facts"])
