@@ -317,7 +317,7 @@ def _named_monitor(world, vocab, P, window: int, d_q: int) -> dict:
     names = np.array([vocab.encode(x) for _, x in rows], np.int32) if rows else np.zeros((0, 1), np.int32)
     toks, last = [], []
     for k in ("mon_yes", "mon_open"):
-        t, l = P[k][:, :window].copy(), P[k + "_last"].copy()
+        t, l = P[k][:, :window].copy(), P[k + "_last"]
         for i, name in enumerate(names):
             t[i, l[i] + 1:l[i] + 1 + len(name)] = name
         toks.append(t)

@@ -19,11 +19,10 @@ PROBES = (("belief", "belief (3 questions)"), ("yes", "yes/no"), ("open", "open 
 
 
 def _save(fig, path: str) -> None:
-    """PNG with a palette at 75 dpi, so the committed results stay small (the 5 MB budget holds
-    about 25 sweep folders): 64 colours keep line plots (many curves, translucent CI bands),
-    bar charts (seven probe colours) and heatmaps (a continuous scale, every cell's value
-    printed on it) readable at a third of the bytes of full colour; 75 rather than 90 dpi cut
-    another quarter (measured on `pretrain_cpu`: 187 -> 136 KB of figures)."""
+    """PNG with a 64-colour palette at 75 dpi, so the committed results stay within their 5 MB:
+    line plots (many curves, translucent CI bands), bar charts and heatmaps (every cell's value
+    printed on it) stay readable. Measured on `pretrain_cpu`'s six figures: 198 KB at 128
+    colours and 90 dpi (before), 180 KB at 64 colours, 136 KB at 64 colours and 75 dpi."""
     import io
 
     from PIL import Image  # pillow: a dependency of matplotlib
