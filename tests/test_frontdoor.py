@@ -27,6 +27,18 @@ def test_demo_runs_and_writes_its_figure(tmp_path):
     assert "[negated]" in r.stdout and "in context" in r.stdout and "figure:" in r.stdout
 
 
+def test_speak_prints_what_the_model_says_in_context_and_rejects_bad_input():
+    r = run(["-m", "toyneg.speak", "--tiny", "--seeds", "0", "--kind", "icl", "--condition",
+             "negated"])
+    assert r.returncode == 0, r.stderr
+    shown = [ln for ln in r.stdout.splitlines() if ln.startswith("  [")]
+    assert len(shown) == 2 and all(" Q " in ln and ln.count(" A ") >= 1 for ln in shown)
+    assert "| names | answer yes | answer no | no answer |" in r.stdout
+    for bad in (["--kind", "nope"], ["--condition", "fiction"]):
+        b = run(["-m", "toyneg.speak", "--tiny", *bad])
+        assert b.returncode == 2 and "Traceback" not in b.stderr and bad[1] in b.stderr
+
+
 def test_single_experiment_command_prints_a_table_and_json(tmp_path):
     out = tmp_path / "run.json"
     r = run(["-m", "toyneg.run", "n_entities=16", "n_claims=2", "n_readers=16", "width=32", "depth=1",

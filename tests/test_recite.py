@@ -289,3 +289,21 @@ def test_direct_format_without_monitor_computes_what_0_3_0_computed():
             np.testing.assert_allclose(np.array(res["conditions"][cond][name], float),
                                        np.array(old, float), rtol=1e-4, atol=1e-5,
                                        err_msg=f"{cond} {name}")
+
+
+def test_named_values_counts_the_value_each_restatement_names_and_the_answer():
+    from types import SimpleNamespace as NS
+
+    from toyneg.speak import named_values
+    ents = [NS(condition="corrected", claim=("city", "rome"), truth={"city": "oslo"}),
+            NS(condition="corrected", claim=("city", "lima"), truth={"city": "kyiv"}),
+            NS(condition="negated", claim=("city", "rome"), truth={"city": "oslo"}),
+            NS(condition="corrected", claim=("job", "chef"), truth={"job": "medic"}),
+            NS(condition="corrected", claim=("job", "judge"), truth={"job": "pilot"})]
+    said = [("p", "the text says zo ka lives in oslo . so no"),   # the truth, as trained
+            ("p", "the text says ri lives in lima . so yes"),     # the claimed value
+            ("p", "the text says mo lives in rome . so yes"),     # another condition: not counted
+            ("p", "the text says ta works as medic , not chef . so"),  # both, no answer read
+            ("p", "the text says in paris . so no")]              # neither value
+    got = named_values(NS(world=NS(claims=ents)), said, "corrected")
+    assert got == {("truth", "no"): 1, ("claim", "yes"): 1, ("both", "?"): 1, ("none", "no"): 1}
