@@ -103,9 +103,10 @@ def main(argv=None) -> int:
         counts = named_values(res["data"], said, a.condition)
         total += counts
         rate = res["conditions"][a.condition].get({"yesno": "yes"}.get(a.kind, a.kind))
-        rates.append(rate[-1] if rate is not None else float("nan"))
-        print(f"seed {seed}: {dict(sorted(counts.items()))}; stored '{a.kind}' rate "
-              f"{rates[-1]:.2f}", flush=True)
+        if rate is not None:  # yesno2 is read into `yes` with yesno, not stored alone
+            rates.append(rate[-1])
+        print(f"seed {seed}: {dict(sorted(counts.items()))}"
+              + (f"; stored '{a.kind}' rate {rate[-1]:.2f}" if rate is not None else ""), flush=True)
     n = sum(total.values())
     print(f"\n{a.condition}, '{a.kind}', {len(a.seeds)} seeds, {n} claims: which value the "
           "restatement names, and the answer after it")
@@ -113,7 +114,8 @@ def main(argv=None) -> int:
     for named in ("claim", "truth", "both", "none"):
         row = [total[named, x] / max(n, 1) for x in ("yes", "no", "?")]
         print(f"| {named} | " + " | ".join(f"{r:.2f}" for r in row) + " |")
-    print(f"mean stored '{a.kind}' rate (final checkpoint): {np.nanmean(rates):.2f}")
+    if rates:
+        print(f"mean stored '{a.kind}' rate (final checkpoint): {np.mean(rates):.2f}")
     return 0
 
 
