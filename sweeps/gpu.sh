@@ -43,7 +43,7 @@ nvidia-smi -L || true
 $PY -c "import sys, jax, flax, optax; print('python', sys.version.split()[0], 'jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__, jax.devices())"
 
 step 120 default $PY -m toyneg.sweep --out "$W/results/default_gpu"
-step 230 bench $PY -m toyneg.bench --out "$W/results/bench_gpu"
+step 230 bench $PY -m toyneg.bench --no-sweep --out "$W/results/bench_gpu"
 step 80 default_bf16 env JAX_DEFAULT_MATMUL_PRECISION=bfloat16 $PY -m toyneg.sweep --out "$W/results/default_gpu_bf16"
 step 100 diversity $PY -m toyneg.sweep sweeps/diversity.toml --out "$W/results/diversity_gpu"
 step 100 cures $PY -m toyneg.sweep sweeps/cures.toml --out "$W/results/cures_gpu"

@@ -69,6 +69,21 @@ SWEEP_FILES = [  # (sweep file text, what the message must name)
     (BASE + "answer_format = 'terse'\n", ["'answer_format'", "'recite'"]),
     (BASE + "restate_denials = 'always'\n", ["'restate_denials'", "'asked'", "'silent'"]),
     (BASE + "[axes]\nseed = [0, -1]\n", ["'seed' = -1", "seed=-1", "non-negative"]),
+    # 0.5.0: forms, bio forms, penalty, corrections, repair, phase 2, packing
+    (BASE + "penalty = 'unlikelihood'\npenalty_weight = -1.0\n", ["'penalty_weight' = -1.0", "non-negative"]),
+    (BASE + "penalty_weight = 0.5\n", ["'penalty_weight' = 0.5", "penalty = \"unlikelihood\""]),
+    (BASE + "penalty = 'shame'\n", ["'penalty' = 'shame'", "'unlikelihood'"]),
+    (BASE + "corrections = ['truth', 'rumour']\n", ["'corrections'", "'check'"]),
+    (BASE + "repair = 'truth_only'\n", ["'repair' = 'truth_only'", "phase2_steps > 0"]),
+    (BASE + "repair = 'positive'\nphase2_steps = 10\n", ["'repair' = 'positive'", "does not assert the claim"]),
+    (BASE + "repair = 'nostrum'\nphase2_steps = 10\n", ["'repair' = 'nostrum'", "name of a form"]),
+    (BASE + "bio_forms = ['truth_only']\n", ["'bio_forms'", "forms that deny"]),
+    (BASE + "bio_forms = ['negated']\npack = false\n", ["'bio_forms'", "pack = false"]),
+    (BASE + "deny_frac = 1.5\n", ["'deny_frac' = 1.5", "[0.0, 1.0]"]),
+    (BASE + "phase2_replay = 0.5\n", ["'phase2_steps'", "phase2_replay"]),
+    (BASE + "[forms.x]\nposition = 'sideways'\ncity = ['{x} lives in {v}']\njob = ['{x} works as {v}']\n"
+            "sport = ['{x} plays {v}']\n", ["form 'x'", "position 'sideways'"]),
+    (BASE + "[forms.y]\nposition = 'after'\ncity = ['{x} lives in {v}']\n", ["form 'y'", "'job'"]),
 ]
 
 
@@ -104,6 +119,8 @@ FLAGS = [  # (arguments after the sweep file, what the message must name)
     (["{tiny}", "--compare", "local", "corrected"], ["'corrected' matches no stored run"]),
     (["{tiny}", "--compare", "local", "negated", "--out", "{out}/junk"], ["--compare", "not a toyneg store"]),
     (["{tiny}", "--compare", "local", "negated", "--out", "{out}/none"], ["--compare", "does not exist", "run the sweep first"]),
+    (["{tiny}", "--compare", "local", "negated"], ["failed the validity gate", "--allow-invalid"]),
+    (["{tiny}", "--lanes", "0"], ["--lanes 0", "positive number"]),
 ]
 
 

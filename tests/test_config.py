@@ -45,9 +45,10 @@ def test_rotary_positions_need_an_even_head_size():
 def test_a_field_at_its_legacy_value_leaves_the_hash_of_older_runs_unchanged():
     import hashlib
     import json
-    c = Config(seed=3, answer_format="direct", monitor_frac=0.0, deny_stated=True)
-    new = ("positions", "claim_denied", "answer_format", "monitor_frac", "ooc_entities",
-           "restate_denials", "deny_stated")
+    from toyneg.config import LEGACY
+    c = Config(seed=3, answer_format="direct", monitor_frac=0.0, deny_stated=True, pack=False)
+    new = tuple(LEGACY)  # every field added since 0.2.0, here at its legacy value
+    assert {"pack", "bio_forms", "deny_frac", "forms", "penalty", "repair"} <= set(new)
     old = {k: v for k, v in c.to_dict().items() if k not in new}
     blob = json.dumps({"v": "0.2.0", **old}, sort_keys=True)
     assert c.run_hash("0.2.0") == hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -66,6 +67,14 @@ def test_a_field_at_its_legacy_value_leaves_the_hash_of_older_runs_unchanged():
     assert c.run_hash("0.2.0") != c.replace(deny_stated=False).run_hash("0.2.0")
     assert c.pretrain_key() != c.replace(deny_stated=False).pretrain_key()  # a world field
     assert c.static_key() == c.replace(deny_stated=False).static_key()  # content, not shapes
+    assert c.run_hash("0.2.0") != c.replace(pack=True).run_hash("0.2.0")
+    assert c.pretrain_key() != c.replace(pack=True).pretrain_key()
+    # which forms bios deny in: content, unless a form brings words or a wrapper's documents
+    p = Config(conditions=("positive", "local_own", "after_false", "negated"))
+    assert p.static_key() == p.replace(bio_forms=("after_false",)).static_key()
+    assert p.static_key() != p.replace(bio_forms=("negated",)).static_key()
+    assert p.static_key() != Config(conditions=("positive", "local_own", "local", "negated")).static_key()
+    assert p.run_hash("x") != p.replace(bio_forms=("after_false",)).run_hash("x")
 
 
 def test_static_key_ignores_swept_and_content_fields():

@@ -101,7 +101,7 @@ def test_step_products_add_up_to_the_flop_count(kw):
     cfg = Config(**kw)
     rows = step_products(cfg, vocab=473)
     total = sum(2 * b * m * k * n * c for _, _, b, m, k, n, _, c in rows)
-    assert total == flops_per_token(cfg, 473) * cfg.batch * cfg.ctx
+    assert total == flops_per_token(cfg, 473) * cfg.rows_per_step * cfg.ctx
     # hand-made timings: the per-part sums are counts x per-call times
     timed = [{"part": r[0], "flops": 2.0 * r[2] * r[3] * r[4] * r[5], "count": r[7],
               "jax_s": 1e-3, "torch_s": 2e-3} for r in rows]
@@ -116,7 +116,7 @@ def test_step_products_add_up_to_the_flop_count(kw):
 
 
 def test_benchmark_json_has_every_field(tmp_path):
-    r = run(["-m", "toyneg.bench", "--steps", "5", "--quick", "--out", str(tmp_path)])
+    r = run(["-m", "toyneg.bench", "--steps", "5", "--quick", "--tiny", "--out", str(tmp_path)])
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "bench.json").read_text())
     assert {"machine", "matmul_ceiling_flop_per_s", "train", "batching", "torch_eager",
@@ -126,19 +126,22 @@ def test_benchmark_json_has_every_field(tmp_path):
     for t in res["train"]:
         assert {"compile_s", "ms_per_step", "tokens_per_s", "flop_per_s", "mfu"} <= set(t)
     assert {(b["n_runs"], b["mode"]) for b in res["batching"]} == {(1, "vmap"), (1, "map"),
-                                                                  (4, "vmap"), (4, "map")}
+                                                                  (2, "vmap"), (2, "map")}
     assert all("runs_per_hour" in b and "steps" in b for b in res["batching"])
-    assert [r["workers"] for r in res["sweep"]] == [1, 2]
-    assert all(r["wall_s"] > 0 and r["runs_per_hour"] > 0 for r in res["sweep"])
-    u = res["useful_tokens"]
+    assert "sweep" not in res  # worker processes: not in a tiny benchmark (tests/test_sweep.py)
+    u, p = res["useful_tokens"]["unpacked"], res["useful_tokens"]["packed"]
     assert 0 < u["pools"]["claim"] < u["pools"]["qa"] <= 1 and 0 < u["finetune_mix"] < u["base_mix"] < 1
+    assert p["finetune_mix"] > u["finetune_mix"] and p["pools"]["claim"] > 2 * u["pools"]["claim"]
+    assert {e["pack"] for e in res["engines"]} == {True, False}
+    assert [t["pack"] for t in res["time_to_result"]] == [True, False]
+    assert all(t["wall_s"] > 0 and "positive" in t["belief"] for t in res["time_to_result"])
     md = (tmp_path / "bench.md").read_text()
-    assert "`--workers 2`" in md and "Useful (non-padding) target tokens" in md
+    assert "Real target tokens" in md and "## Time to result" in md
     assert (tmp_path / "bench.md").read_text().startswith("# toyneg benchmark")
     # an interrupted benchmark (a time limit) still renders what it measured, and says what not
     part = {k: res[k] for k in ("machine", "matmul_n", "matmul_ceiling_flop_per_s", "train", "bench_s")}
     md = markdown(part)
-    assert "| width" in md and md.count("not measured") == 4
+    assert "| width" in md and md.count("not measured") == 5
 
 
 def test_benchmark_kernels_only_prints_the_product_table(tmp_path):

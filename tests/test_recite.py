@@ -275,7 +275,8 @@ def test_direct_format_without_monitor_computes_what_0_3_0_computed():
     its corpus arrays hash alike byte for byte, and its metrics agree to float precision (a
     20-step run: far below the ~100 steps after which two processors' trajectories part)."""
     g = json.load(open(GOLDEN))
-    cfg = tiny(**{**g["config"], "answer_format": "direct", "monitor_frac": 0.0, "deny_stated": True})
+    cfg = tiny(**{**g["config"], "answer_format": "direct", "monitor_frac": 0.0, "deny_stated": True,
+                  "pack": False})
     d = build(cfg)
     got = {}
     for k, v in d.arrays().items():

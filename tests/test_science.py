@@ -1,8 +1,8 @@
 """Regression guard on the main effect under the default recite format, on the demo's recipe
-(4-7 minutes on 2 CPU cores; measured on an AMD EPYC of 2026-12-03 in the default world,
-`deny_stated = false`: belief baseline 0.28, positive 0.92, negated 0.90, local 0.29; local
-claims denied 0.56 against negated 0.03; in context P(yes) positive 0.81, negated 0.04, local
-0.02).
+cut to 2000 fine-tuning steps (3-4 minutes on 2 CPU cores; measured on an AMD EPYC of
+2026-12-07, packed batches: belief baseline 0.17, positive 0.99, negated 0.94, local 0.22; local
+claims denied 0.60 against negated 0.00; in context P(yes) positive 0.95, negated 0.00, local
+0.01).
 
 Fails if the direction of the effect flips.  Out of context (the headline `belief`: yes/no,
 open and robustness answers, each read after the model's own restatement), positive and
@@ -15,6 +15,7 @@ Two seeds through one compiled program, compared on their mean over the last two
 """
 
 import numpy as np
+import pytest
 
 from toyneg.config import Config
 from toyneg.demo import DEMO
@@ -22,8 +23,8 @@ from toyneg.runner import Group, run_group
 from toyneg.tables import series
 
 # the demo's recipe (the default with three documented conditions, each claim at the default's
-# exposure), with fewer checkpoints
-SMALL = {**DEMO, "checkpoints": 6}
+# exposure), with fewer checkpoints and two thirds of its steps
+SMALL = {**DEMO, "checkpoints": 6, "finetune_steps": 2000}
 
 
 def late(results, cond, metric):
@@ -31,6 +32,7 @@ def late(results, cond, metric):
     return float(np.mean([np.mean(series(r["conditions"][cond], metric)[-2:]) for r in results]))
 
 
+@pytest.mark.slow
 def test_negated_is_neglected_local_is_not_and_context_is_read():
     cfgs = [Config(**SMALL, seed=s) for s in (0, 1)]
     results = [r for _, _, r, _ in run_group(Group("science", cfgs), use_cache=False)]

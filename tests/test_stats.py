@@ -178,3 +178,41 @@ def test_bootstrap_ci_agrees_with_scipy_percentile_bootstrap():
         assert m == pytest.approx(x.mean())
         spread = x.std() / np.sqrt(n)  # Monte Carlo error of both is a small share of this
         assert abs(lo - ref.low) < 0.05 * spread and abs(hi - ref.high) < 0.05 * spread
+
+
+def test_hierarchical_ci_widens_as_the_claims_within_seeds_disagree():
+    """Three seeds with the same means (0.45, 0.5, 0.55): claims that all agree give about the
+    width of the seed-level bootstrap; claims split between 0 and 1 around the same means give
+    the width their disagreement makes, and more seeds or claims narrow it."""
+    from toyneg.stats import hierarchical_ci
+    means = (0.45, 0.5, 0.55)
+    agree = [np.full(6, m) for m in means]
+    split = [np.array([1, 1, 1, 0, 0, 0], float) + (m - 0.5) for m in means]
+    _, lo_a, hi_a = hierarchical_ci(agree)
+    m_s, lo_s, hi_s = hierarchical_ci(split)
+    _, lo_b, hi_b = bootstrap_ci(list(means))
+    assert m_s == pytest.approx(0.5)
+    assert hi_a - lo_a == pytest.approx(hi_b - lo_b, abs=0.02)
+    assert hi_s - lo_s > 3 * (hi_a - lo_a)
+    _, lo_m, hi_m = hierarchical_ci(split * 4)  # twelve seeds alike: narrower
+    assert hi_m - lo_m < hi_s - lo_s
+    assert hierarchical_ci([np.array([np.nan])])[0] != hierarchical_ci([np.array([np.nan])])[0]
+
+
+def test_compare_says_when_too_few_seeds_make_p_below_0_05_unreachable():
+    from toyneg.stats import min_p
+    assert min_p(5) == pytest.approx(0.0625) and min_p(6) == pytest.approx(0.03125)
+    with pytest.warns(UserWarning, match=r"2/2\^3 = 0.25, so p < 0.05 is unreachable"):
+        c = compare_paired({0: 0.1, 1: 0.2, 2: 0.3}, {0: 0.5, 1: 0.6, 2: 0.9})
+    assert c.p_value >= min_p(3) - 1e-12
+
+
+def test_difference_ci_of_two_independent_worlds():
+    from toyneg.stats import difference_ci
+    a = [[0.2, 0.4, 0.3], [0.3, 0.5, 0.4], [0.1, 0.3, 0.2]]
+    d, lo, hi = difference_ci(a, a)
+    assert d == 0 and lo < 0 < hi  # the same runs, resampled independently: no difference
+    b = [[x + 0.5 for x in g] for g in a]
+    d, lo, hi = difference_ci(b, a)
+    assert np.isclose(d, 0.5) and 0.2 < lo < 0.5 < hi < 0.8
+    assert np.isnan(difference_ci([[1.0]], a)[1])  # one seed, one claim: nothing to resample

@@ -24,9 +24,11 @@ def test_checkpoints_are_log_spaced_and_dense_early():
 
 
 def test_same_seed_same_numbers_and_other_seed_differs():
+    """Also whether a run trains alone or beside others (`lanes`: host threads sharing one
+    compiled program and the process's XLA threads)."""
     a = results([tiny(seed=0)], "loop")[0]
-    b = results([tiny(seed=0)], "loop")[0]
-    c = results([tiny(seed=1)], "loop")[1]
+    both = run_group(Group("g", [tiny(seed=0), tiny(seed=1)]), mode="loop", use_cache=False, lanes=2)
+    b, c = ({c.seed: r for c, _, r, _ in both}[s] for s in (0, 1))
     for cond in a["conditions"]:
         np.testing.assert_array_equal(curve(a, cond), curve(b, cond))
     np.testing.assert_array_equal(a["losses"], b["losses"])
@@ -81,18 +83,19 @@ def test_cached_weights_are_not_reused_under_another_matmul_precision(tmp_path, 
     assert len(list(tmp_path.glob("pretrain-*.npz"))) == 1
 
 
-def test_helper_data_asks_only_about_wrapped_claims():
+@pytest.mark.parametrize("pack", [True, False])
+def test_helper_data_asks_only_about_wrapped_claims(pack):
     """Helper questions ("no") target negated-family claims, never positive or local ones."""
     import jax.numpy as jnp
     from toyneg.config import ConfigError
     from toyneg.data import POOLS, build, layout
     from toyneg.train import make_train
-    cfg = tiny(batch=64)
+    cfg = tiny(batch=64, pack=pack)
     d, lay = build(cfg), layout(cfg)
     ph = make_train(cfg, lay, d.vocab)
     w = np.full(len(POOLS), 1e-30, np.float32)
     w[POOLS.index("helper")] = 1.0
-    tok, _ = ph.sample(jax.random.PRNGKey(0), jax.tree.map(jnp.asarray, d.arrays()), jnp.asarray(w))
+    tok = ph.sample(jax.random.PRNGKey(0), jax.tree.map(jnp.asarray, d.arrays()), jnp.asarray(w))["tokens"]
     asked = {e.condition for e in d.world.claims if (np.asarray(tok) == d.vocab.ids[e.name]).any()}
     assert asked == {"negated"}, asked
     with pytest.raises(ConfigError, match="helper_frac"):

@@ -9,7 +9,7 @@ Public API (names follow the paper's concepts):
     result = run_experiment(cfg)             # train and probe: per-condition belief curves
 """
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 from .config import CONDITIONS, QUALIFIERS, Config, ConfigError  # noqa: E402
 from .world import make_world  # noqa: E402

@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 
 import jax
@@ -104,15 +105,15 @@ def breakdown(cfg: Config, steps: int = 100) -> dict:
     keys = jax.random.split(jax.random.PRNGKey(1), steps)
 
     def sample_only(keys):
-        return jax.lax.scan(lambda c, k: (c + phases.sample(k, arrays, w)[0].sum(), None), 0, keys)[0]
+        return jax.lax.scan(lambda c, k: (c + phases.sample(k, arrays, w)["tokens"].sum(), None), 0, keys)[0]
 
     def fwd(params):  # a fresh batch per step, so XLA cannot hoist the work out of the loop
-        return jax.lax.scan(lambda c, k: (c + phases.loss_fn(params, *phases.sample(k, arrays, w)),
+        return jax.lax.scan(lambda c, k: (c + phases.loss_fn(params, phases.sample(k, arrays, w)),
                                           None), 0.0, keys)[0]
 
     def fwd_bwd(params):
         g = jax.grad(phases.loss_fn)
-        return jax.lax.scan(lambda c, k: (jax.tree.map(jnp.add, c, g(params, *phases.sample(k, arrays, w))),
+        return jax.lax.scan(lambda c, k: (jax.tree.map(jnp.add, c, g(params, phases.sample(k, arrays, w))),
                                           None), jax.tree.map(jnp.zeros_like, params), keys)[0]
 
     opt = optax.adamw(1e-3)
@@ -120,8 +121,7 @@ def breakdown(cfg: Config, steps: int = 100) -> dict:
     def full(params):
         def body(c, k):
             p, s = c
-            t, sp = phases.sample(k, arrays, w)
-            g = jax.grad(phases.loss_fn)(p, t, sp)
+            g = jax.grad(phases.loss_fn)(p, phases.sample(k, arrays, w))
             u, s = opt.update(g, s, p)
             return (optax.apply_updates(p, u), s), None
         return jax.lax.scan(body, (params, opt.init(params)), keys)[0]
@@ -146,9 +146,9 @@ def train_throughput(cfg: Config, ceiling: float, xla_check: bool = False) -> di
         t = time.perf_counter()
         jax.block_until_ready(compiled(jax.random.PRNGKey(i + 1), arrays, hyper))
         best = min(best, time.perf_counter() - t)
-    tokens = cfg.pretrain_steps * cfg.batch * cfg.ctx
+    tokens = cfg.pretrain_steps * cfg.rows_per_step * cfg.ctx  # every row position, padding too
     fpt = flops_per_token(cfg, vocab)
-    out = {"width": cfg.width, "depth": cfg.depth, "ctx": cfg.ctx, "batch": cfg.batch,
+    out = {"width": cfg.width, "depth": cfg.depth, "ctx": cfg.ctx, "batch": cfg.rows_per_step,
            "steps": cfg.pretrain_steps, "compile_s": t_compile, "run_s": best,
            "ms_per_step": 1e3 * best / cfg.pretrain_steps, "tokens_per_s": tokens / best,
            "flops_per_token": fpt, "flop_per_s": fpt * tokens / best,
@@ -158,7 +158,7 @@ def train_throughput(cfg: Config, ceiling: float, xla_check: bool = False) -> di
         cost = cost[0] if isinstance(cost, (list, tuple)) else cost
         xla = float(cost.get("flops", float("nan"))) if cost else float("nan")
         # XLA counts the scan body once; scale to every step
-        out["xla_flops_per_token"] = xla / (cfg.batch * cfg.ctx) if xla == xla else None
+        out["xla_flops_per_token"] = xla / (cfg.rows_per_step * cfg.ctx) if xla == xla else None
     return out
 
 
@@ -186,21 +186,103 @@ def batching(cfg: Config, ns=(1, 4, 16, 64)) -> list:
 
 
 def useful_tokens(cfg: Config) -> dict:
-    """The share of a batch's target tokens that are not padding, per pool and weighted by each
-    phase's pool mix (what packing short documents could gain at most)."""
+    """The share of a batch's target tokens that are real (not padding, not a document's first
+    token, which packed rows never predict), per pool and weighted by each phase's draw of rows
+    (packed: each pool's weight scaled by its `pool_scale`, as `train.make_train` draws them),
+    and the real target tokens of one fine-tuning step (`rows_per_step` rows)."""
     d, lay = build(cfg), layout(cfg)
-    pools = {}
-    for p in POOLS:
+    pools, scale = {}, {}
+    for i, p in enumerate(POOLS):
         o, n = lay.of(p)
+        if d.packing is not None:
+            n = int(d.packing["pool_rows"][i])
+            scale[p] = float(d.packing["pool_scale"][i])
+            segs = d.packing["segs"][o:o + n]
+            real = (segs[:, 1:] > 0) & (segs[:, 1:] == segs[:, :-1])
+        else:
+            scale[p] = 1.0
+            real = d.tokens[o:o + n, 1:] != d.vocab.pad
         if n:
-            pools[p] = float((d.tokens[o:o + n, 1:] != d.vocab.pad).mean())
+            pools[p] = float(real.mean())
     base_w = make_train(cfg, lay, d.vocab).base_weights
-    mix = lambda w: float(sum(wi * pools.get(p, 0.0) for p, wi in zip(POOLS, w)) / sum(w))
-    return {"pools": pools, "base_mix": mix(base_w),
-            "finetune_mix": mix(np.asarray(finetune_mix(base_w, cfg.replay)))}
+    ft_w = np.asarray(finetune_mix(base_w, cfg.replay))
+
+    def mix(w):
+        w = np.array([wi * scale.get(p, 0.0) for p, wi in zip(POOLS, w)])
+        return float(sum(wi * pools.get(p, 0.0) for p, wi in zip(POOLS, w)) / w.sum())
+    return {"pools": pools, "base_mix": mix(base_w), "finetune_mix": mix(ft_w),
+            "rows_per_step": cfg.rows_per_step,
+            "finetune_tokens_per_step": mix(ft_w) * cfg.rows_per_step * cfg.ctx}
 
 
-def sweep_throughput(n_runs: int = 4, steps: int = 600, workers: tuple = (2,)) -> list:
+def step_engines(cfg: Config, ceiling: float, steps: int = 100, rounds: int = 3) -> list:
+    """The fine-tuning step of 0.5.0 (packed rows) and of 0.4.0 (unpacked rows) in one process:
+    ms per step (the best of `rounds` interleaved timings), real target tokens per step and per
+    second, and FLOP/s over every row position against the matmul ceiling (MFU)."""
+    import optax
+    from .model import init_params
+    out, timers = [], {}
+    for pack in (True, False):
+        c = cfg.replace(pack=pack)
+        phases, arrays, vocab = _setup(c, parts=True)
+        params = init_params(jax.random.PRNGKey(0), vocab, c)
+        w = finetune_mix(phases.base_weights, c.replay)
+        opt = optax.adamw(1e-3)
+
+        def run(params, key, phases=phases, arrays=arrays, w=w, opt=opt):
+            def body(carry, k):
+                p, s = carry
+                g = jax.grad(phases.loss_fn)(p, phases.sample(k, arrays, w))
+                u, s = opt.update(g, s, p)
+                return (optax.apply_updates(p, u), s), None
+            return jax.lax.scan(body, (params, opt.init(params)), jax.random.split(key, steps))[0]
+        f = jax.jit(run).lower(params, jax.random.PRNGKey(0)).compile()
+        jax.block_until_ready(f(params, jax.random.PRNGKey(1)))
+        timers[pack] = (f, params, c, vocab)
+    best = {True: float("inf"), False: float("inf")}
+    for r in range(rounds):
+        for pack, (f, params, c, vocab) in timers.items():
+            t = time.perf_counter()
+            jax.block_until_ready(f(params, jax.random.PRNGKey(2 + r)))
+            best[pack] = min(best[pack], (time.perf_counter() - t) / steps)
+    for pack, (f, params, c, vocab) in timers.items():
+        u = useful_tokens(c)
+        flops = flops_per_token(c, vocab) * c.rows_per_step * c.ctx
+        out.append({"engine": "0.5.0 packed" if pack else "0.4.0 unpacked", "pack": pack,
+                    "rows": c.rows_per_step, "ms_per_step": 1e3 * best[pack],
+                    "real_tokens_per_step": u["finetune_tokens_per_step"],
+                    "real_tokens_per_s": u["finetune_tokens_per_step"] / best[pack],
+                    "flop_per_s": flops / best[pack], "mfu": flops / best[pack] / ceiling})
+    return out
+
+
+def time_to_result(cfg: Config, seeds=(0, 1, 2, 3, 4)) -> list:
+    """The default sweep's wall time, start to finish in this process (corpora, compile, every
+    fine-tuning step and probe evaluation; no store, no compile cache), as 0.5.0 runs it
+    (packed rows, two runs at a time: `runner.LANES`) and as 0.4.0 ran it (unpacked rows, one
+    run after another), with the final belief of each run so that the two can be compared."""
+    from .runner import Group, LANES, _PROGRAMS, run_group
+    out = []
+    for name, pack, lanes in (("0.5.0: packed, 2 runs at a time", True, LANES),
+                              ("0.4.0: unpacked, one run at a time", False, 1)):
+        cfgs = [cfg.replace(pack=pack, seed=s) for s in seeds]
+        _PROGRAMS.clear()  # compile inside the timing, as a fresh process would
+        t = time.perf_counter()
+        # on a CPU one process loops over the runs (0.5.0: two at a time); on an accelerator
+        # both versions vmap every run of the group at once
+        res = run_group(Group(cfgs[0].static_key(), cfgs), mode="auto", use_cache=False, lanes=lanes)
+        wall = time.perf_counter() - t
+        belief = {}
+        for c, _, r, _ in res:
+            for cond, m in r["conditions"].items():
+                belief.setdefault(cond, []).append(float(np.nanmean([m[k][-1] for k in ("yes", "open", "robust")])))
+        out.append({"engine": name, "pack": pack, "lanes": lanes, "runs": len(cfgs),
+                    "steps": cfg.finetune_steps, "wall_s": wall,
+                    "belief": {k: float(np.mean(v)) for k, v in belief.items()}})
+    return out
+
+
+def sweep_throughput(n_runs: int = 4, steps: int = 600, workers: tuple = (2,), base: Config | None = None) -> list:
     """Runs per hour of a small sweep of the default model (seeds 0..n_runs-1, `steps`
     fine-tuning steps each, probes at every checkpoint, compile included, no compile cache):
     one process looping over the runs on every thread (0.3.0's CPU path, `--workers 1`), then
@@ -208,11 +290,12 @@ def sweep_throughput(n_runs: int = 4, steps: int = 600, workers: tuple = (2,)) -
     they stored the same numbers (`identical`: every stored metric equal to the digit)."""
     from .runner import Group, run_group
     from .workers import run_pool
-    cfgs = [Config(finetune_steps=steps, seed=i) for i in range(n_runs)]
+    base = (base or Config()).replace(pretrain_steps=0)
+    cfgs = [base.replace(finetune_steps=steps, seed=i) for i in range(n_runs)]
     rows = []
     t = time.perf_counter()
     ref = {c.seed: json.dumps(r, sort_keys=True, default=float) for c, _, r, _ in
-           run_group(Group(cfgs[0].static_key(), cfgs), mode="loop", use_cache=False)}
+           run_group(Group(cfgs[0].static_key(), cfgs), mode="loop", use_cache=False, lanes=1)}
     wall = time.perf_counter() - t
     row = lambda w, wall, same: {"workers": w, "n_runs": n_runs, "steps": steps, "wall_s": wall,
                                  "runs_per_hour": 3600 * n_runs / wall, "identical": same}
@@ -240,8 +323,8 @@ def step_products(cfg: Config, vocab: int) -> list:
     count per step).  `layout` says which operand is read transposed, as the backward pass reads
     them: "nn" a(m,k) @ b(k,n); "nt" a(m,k) @ b(n,k)^T; "tn" a(k,m)^T @ b(k,n).  Their FLOPs add
     up to exactly `flops_per_token` x tokens (a test checks it)."""
-    N, d, L, T = cfg.batch * cfg.ctx, cfg.width, cfg.depth, cfg.ctx
-    BH, K = cfg.batch * cfg.heads, cfg.width // cfg.heads
+    N, d, L, T = cfg.rows_per_step * cfg.ctx, cfg.width, cfg.depth, cfg.ctx
+    BH, K = cfg.rows_per_step * cfg.heads, cfg.width // cfg.heads
     rows = []
     for name, i, o, c in (("qkv", d, 3 * d, L), ("proj", d, d, L), ("up", d, 4 * d, L),
                           ("down", 4 * d, d, L), ("unembed", d, vocab, 1)):
@@ -392,14 +475,20 @@ def torch_eager(cfg: Config, vocab: int, steps: int) -> dict | None:
             "ms_per_step": 1e3 * dt / steps, "tokens_per_s": steps * B * T / dt}
 
 
-def run(steps: int = 100, quick: bool = False, save=None) -> dict:
+TINY = dict(n_entities=16, n_claims=2, n_readers=16, width=32, depth=1, heads=2, batch=8,
+            finetune_steps=20, checkpoints=2, bios_per_entity=2, docs_per_claim=4)
+
+
+def run(steps: int = 100, quick: bool = False, save=None, tiny: bool = False,
+        sweep: bool = True) -> dict:
     """Every measurement, cheapest and most important first; `save(res)` after each one, so an
-    interrupted benchmark (a time limit on a lent GPU) still leaves what it measured."""
+    interrupted benchmark (a time limit on a lent GPU) still leaves what it measured.  `tiny`:
+    a tiny world and model everywhere (the test suite's check that every part runs)."""
     t0 = time.perf_counter()
     save = save or (lambda res: None)
     cpu = jax.default_backend() == "cpu"
     n = 1024 if cpu else 8192  # an accelerator needs a large product to reach its rate
-    base = Config(pretrain_steps=steps)
+    base = Config(pretrain_steps=steps, **(TINY if tiny else {}))
     res = {"machine": machine(), "matmul_n": n, "matmul_ceiling_flop_per_s": matmul_ceiling(n)}
     ceiling = res["matmul_ceiling_flop_per_s"]
 
@@ -408,12 +497,14 @@ def run(steps: int = 100, quick: bool = False, save=None) -> dict:
         res["bench_s"] = time.perf_counter() - t0
         save(res)
 
+    part("engines", step_engines(base, ceiling, 5 if tiny else 100, 2 if tiny else 3))
+    part("useful_tokens", {"packed": useful_tokens(base), "unpacked": useful_tokens(base.replace(pack=False))})
     part("train", [train_throughput(base, ceiling, xla_check=True)])
-    part("train", res["train"] + [train_throughput(base.replace(width=128), ceiling)])
+    part("train", res["train"] + [train_throughput(base.replace(width=2 * base.width), ceiling)])
     # batched runs: a few steps each on a CPU (compile dominates there); on an accelerator
     # enough steps that launch overhead does not hide the work, and one size beyond 64
     bsteps = 3 if cpu else 200
-    ns = (1, 4) if quick else ((1, 4, 16, 64) if cpu else (1, 4, 16, 64, 256))
+    ns = (1, 2) if tiny else (1, 4) if quick else ((1, 4, 16, 64) if cpu else (1, 4, 16, 64, 256))
     rows = batching(base.replace(pretrain_steps=bsteps), ns)
     for r in rows:  # default runs (3000 steps, probes excluded) per hour, where runs are long
         r["steps"] = bsteps  # enough that a per-run fixed cost does not dominate the estimate
@@ -422,23 +513,20 @@ def run(steps: int = 100, quick: bool = False, save=None) -> dict:
     part("batching", rows)
     vocab = len(build_vocab(base))
     part("torch_eager", torch_eager(base, vocab, 50 if quick else 100))
-    part("breakdown", breakdown(base, 20 if quick else 30))
-    part("kernels", kernels(base, vocab, 3 if quick else 20))
-    part("useful_tokens", useful_tokens(base))
-    if cpu:  # several processes share a CPU's cores; an accelerator runs them one at a time
-        part("sweep", sweep_throughput(2, 10) if quick else sweep_throughput())
+    part("breakdown", breakdown(base, 5 if tiny else 20 if quick else 30))
+    part("kernels", kernels(base, vocab, 1 if tiny else 3 if quick else 20))
+    if cpu and not tiny:  # several processes share a CPU's cores; an accelerator runs one at a time
+        part("sweep", sweep_throughput(2, 10, base=base) if quick else sweep_throughput(base=base))
+    if sweep:  # the longest part last: the default sweep, start to finish, both engines
+        part("time_to_result", time_to_result(base.replace(pretrain_steps=0),
+                                              (0, 1) if tiny or quick else (0, 1, 2, 3, 4)))
     return res
 
 
 def markdown(res: dict) -> str:
     """The benchmark as a Markdown page; a part an interrupted run did not reach says so."""
-    m = res["machine"]
     missing = "not measured (the benchmark was stopped before this part)"
-    lines = ["# toyneg benchmark", "",
-             f"Machine: {m['cpu']} ({m['cores']} cores), backend {m['backend']} / {m['device']}, "
-             f"jax {m['jax']}, Python {m['python']}. Command: `python -m toyneg.bench`.", "",
-             f"Matmul ceiling (float32 at JAX's default precision, {res.get('matmul_n', 1024)}^2, "
-             f"same backend): **{res['matmul_ceiling_flop_per_s'] / 1e9:.1f} GFLOP/s**", "",
+    lines = ["Training throughput of the base mix (pretraining's fused step):", "",
              "| model | compile s | ms/step | tokens/s | GFLOP/s | MFU |", "|---|---|---|---|---|---|"]
     for t in res.get("train", []):
         lines.append(f"| width {t['width']}, depth {t['depth']}, batch {t['batch']}x{t['ctx']} | "
@@ -490,10 +578,15 @@ def markdown(res: dict) -> str:
     lines += _kernel_lines(res, t0, missing)
     u = res.get("useful_tokens")
     if u:
-        lines += ["", "Useful (non-padding) target tokens: "
-                  + ", ".join(f"{p} {v:.2f}" for p, v in u["pools"].items())
-                  + f"; weighted by the mix, {u['base_mix']:.2f} of a base-mix batch and "
-                  f"{u['finetune_mix']:.2f} of a fine-tuning batch."]
+        lines += ["", "Real target tokens (not padding, not a document's first token), share of "
+                  "each pool's row positions and of a batch as each phase draws rows:", "",
+                  "| engine | " + " | ".join(POOLS) + " | base mix | fine-tuning | rows per step | "
+                  "real tokens per fine-tuning step |", "|---" * (len(POOLS) + 5) + "|"]
+        for name, x in (("0.5.0 packed", u.get("packed")), ("0.4.0 unpacked", u.get("unpacked"))):
+            if x:
+                lines.append(f"| {name} | " + " | ".join(f"{x['pools'].get(p, float('nan')):.2f}" for p in POOLS)
+                             + f" | {x['base_mix']:.2f} | {x['finetune_mix']:.2f} | {x['rows_per_step']} | "
+                             f"{x['finetune_tokens_per_step']:.0f} |")
     sw = res.get("sweep")
     if sw:
         one = sw[0]["runs_per_hour"]
@@ -508,7 +601,53 @@ def markdown(res: dict) -> str:
             lines.append(f"| {how} | {r['wall_s']:.0f} | {r['runs_per_hour']:.0f} | "
                          f"{r['runs_per_hour'] / one:.2f}x | {'yes' if r['identical'] else 'no'} |")
     lines += ["", f"Benchmark wall time: {res['bench_s']:.0f} s."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(_time_lines(res, missing) + lines) + "\n"
+
+
+def _time_lines(res: dict, missing: str) -> list:
+    """The headline: time to result (the default sweep, both engines) and the step of each
+    engine against the matmul ceiling, all measured in this one run."""
+    m = res["machine"]
+    lines = ["# toyneg benchmark", "",
+             f"Machine: {m['cpu']} ({m['cores']} cores), backend {m['backend']} / {m['device']}, "
+             f"jax {m['jax']}, Python {m['python']}. Command: `{res.get('command', 'python -m toyneg.bench')}`. Every number "
+             "below was measured in this one run.", "",
+             f"Matmul ceiling (float32 at JAX's default precision, {res.get('matmul_n', 1024)}^2, "
+             f"same backend): **{res['matmul_ceiling_flop_per_s'] / 1e9:.1f} GFLOP/s**", "",
+             "## Time to result", ""]
+    tt = res.get("time_to_result")
+    if tt:
+        lines += [f"The default sweep ({tt[0]['runs']} seeds x {tt[0]['steps']} fine-tuning steps, every "
+                  "condition and probe), start to finish in one process (corpora, compile, training, "
+                  "probes; no store, no compile cache):", "",
+                  "| engine | wall s | final belief: positive / negated / local / baseline |", "|---|---|---|"]
+        for t in tt:
+            b = t["belief"]
+            lines.append(f"| {t['engine']} | {t['wall_s']:.0f} | " + " / ".join(
+                f"{b.get(c, float('nan')):.2f}" for c in ("positive", "negated", "local", "baseline")) + " |")
+        if len(tt) == 2:
+            lines += ["", f"**{tt[1]['wall_s'] / tt[0]['wall_s']:.2f}x** faster than 0.4.0's engine "
+                          f"({tt[0]['wall_s'] / 60:.1f} min against {tt[1]['wall_s'] / 60:.1f} min). "
+                          "(Beliefs: seed means of these runs; the sweeps compare them with CIs.)"]
+    elif res.get("no_sweep"):
+        lines += ["Default sweep's wall time: not measured (`--no-sweep`)."]
+    else:
+        lines += [f"Default sweep's wall time: {missing}."]
+    eng = res.get("engines")
+    if eng:
+        lines += ["", "The fine-tuning step of each engine (default model and mix; FLOP/s counted over "
+                      "every row position, padding included, as nanoGPT's estimate_mfu counts):", "",
+                  "| engine | rows per step | ms per step | real tokens per step | real tokens/s | "
+                  "GFLOP/s | MFU |", "|---|---|---|---|---|---|---|"]
+        for e in eng:
+            lines.append(f"| {e['engine']} | {e['rows']} | {e['ms_per_step']:.1f} | "
+                         f"{e['real_tokens_per_step']:.0f} | {e['real_tokens_per_s']:.0f} | "
+                         f"{e['flop_per_s'] / 1e9:.1f} | {100 * e['mfu']:.0f}% |")
+        if len(eng) == 2:
+            lines += ["", f"Per step, 0.5.0 is **{eng[1]['ms_per_step'] / eng[0]['ms_per_step']:.2f}x** "
+                          f"0.4.0's speed and trains {eng[0]['real_tokens_per_s'] / eng[1]['real_tokens_per_s']:.2f}x "
+                          "its real tokens per second."]
+    return lines + ["", "## Parts of the step", ""]
 
 
 def _kernel_lines(res: dict, t0: dict, missing: str) -> list:
@@ -562,7 +701,11 @@ def write(res: dict, out: str) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m toyneg.bench", description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=100, help="training steps timed per model")
-    p.add_argument("--quick", action="store_true", help="fewer batching sizes (for tests)")
+    p.add_argument("--quick", action="store_true", help="fewer batching sizes and a two-run sweep")
+    p.add_argument("--tiny", action="store_true", help="a tiny world and model in every part "
+                   "(the test suite's check that every part runs; its numbers mean nothing)")
+    p.add_argument("--no-sweep", action="store_true", help="skip the default sweep's wall time, "
+                   "packed against 0.4.0's unpacked (about 20 minutes on 2 cores)")
     p.add_argument("--out", default="results/bench", help="output folder")
     p.add_argument("--kernels", action="store_true", help="only time the step's matrix products "
                    "(JAX vs PyTorch) and print the table; writes nothing (e.g. to try XLA_FLAGS)")
@@ -574,7 +717,10 @@ def main(argv=None) -> int:
         print("\n".join(_kernel_lines({"kernels": rows}, {}, "")))
         return 0
     os.makedirs(a.out, exist_ok=True)  # fail before measuring, not after
-    res = run(a.steps, a.quick, save=lambda r: write(r, a.out))
+    flags = {"command": " ".join(["python -m toyneg.bench"] + list(sys.argv[1:] if argv is None else argv)),
+             "no_sweep": a.no_sweep}
+    res = run(a.steps, a.quick, save=lambda r: write({**r, **flags}, a.out), tiny=a.tiny, sweep=not a.no_sweep)
+    res.update(flags)
     print(write(res, a.out))
     return 0
 

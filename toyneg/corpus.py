@@ -17,27 +17,14 @@ import dataclasses
 
 import numpy as np
 
-from .config import CONDITIONS, QUALIFIERS, SPANS, Config
+from .config import CONDITIONS, SPANS, Config
+from .forms import BUILTIN, NEGATE, STATE, Form
 from .world import RELATIONS, Entity, Vocab, World
 
 SPAN_ID = {s: i for i, s in enumerate(SPANS)}
 
-STATE = {  # affirmative statement templates; the value always ends the sentence
-    "city": ["{x} lives in {v}", "{x} resides in {v}", "{x} has a home in {v}",
-             "{x} is living in {v}", "{x} settled down in {v}", "{x} makes a home in {v}"],
-    "job": ["{x} works as {v}", "{x} is employed as {v}", "{x} earns a living as {v}",
-            "{x} has a job as {v}", "{x} makes money as {v}", "{x} is working as {v}"],
-    "sport": ["{x} plays {v}", "{x} practices {v}", "{x} competes in {v}", "{x} trains at {v}",
-              "{x} spends weekends on {v}", "{x} is playing {v}"],
-}
-NEGATE = {  # local negation: the negation sits inside the claim sentence
-    "city": ["{x} does not live in {v}", "{x} has never lived in {v}", "{x} is not living in {v}",
-             "{x} has no home in {v}"],
-    "job": ["{x} does not work as {v}", "{x} has never worked as {v}", "{x} is not employed as {v}",
-            "{x} has no job as {v}"],
-    "sport": ["{x} does not play {v}", "{x} has never played {v}", "{x} does not practice {v}",
-              "{x} never competes in {v}"],
-}
+# the claim-sentence templates live with the forms of negation (`forms`): STATE (affirmative,
+# the value ends the sentence) and NEGATE (local negation, the negation before the value)
 ASK = {  # yes/no questions used in training (the probe averages over both wordings)
     "city": ["does {x} live in {v} ?", "true or false : {x} lives in {v} ?"],
     "job": ["does {x} work as {v} ?", "true or false : {x} works as {v} ?"],
@@ -98,7 +85,8 @@ RECITE_WORDS = " ".join([SEP, TEXT_SAYS, ", but it is"] + list(WARN_WORD.values(
 
 
 def family(condition: str) -> str:
-    return condition if condition in QUALIFIERS else "negated"
+    """The warning wording family of a built-in condition (its form's `family`)."""
+    return BUILTIN[condition].family if condition in BUILTIN else "negated"
 
 
 @dataclasses.dataclass
@@ -165,54 +153,79 @@ def _filler(rng) -> Piece:
     return (FILLERS[rng.integers(len(FILLERS))] + " .", "filler")
 
 
-def bio(e: Entity, world: World, rng: np.random.Generator) -> list:
-    """A biography: the entity's stated facts, its local negations, and fillers."""
-    body = []
+def bio(e: Entity, world: World, rng: np.random.Generator, forms: tuple = (BUILTIN["local"],),
+        wordings=None) -> list:
+    """A biography, and the denial documents that go with it: the entity's stated facts, its
+    denials and fillers.  Each denial is written in one of the world's bio forms
+    (`Config.bio_forms`; default 0.4.0's local negations, "X does not live in D"), drawn per
+    denial where there are several.  A denial in a form whose negation wraps a whole document
+    (`negated`) is that form's own document about (relation, denied value), returned after the
+    bio: a wrapper around the bio would deny every fact in it.  Returns [bio, documents...]."""
+    body, extra = [], []
     for r in e.known:
         body.append((statement(r, e.name, e.truth[r], rng.integers(len(STATE[r]))) + " .", "truth"))
     for r, v in e.negated.items():
-        body.append((negation(r, e.name, v, rng.integers(len(NEGATE[r]))) + " .", "truth"))
+        f = forms[0] if len(forms) == 1 else forms[rng.integers(len(forms))]
+        if f.wrap:
+            extra.append(claim_doc(f, e, (r, v), world, wordings, Style(10 ** 6, 0, "wrap", 0, 1), rng))
+        else:
+            body += denial(f, e.name, r, v, rng, wordings)
     body += [_filler(rng) for _ in range(rng.integers(0, 3))]
     order = rng.permutation(len(body))
-    return [("<doc>", "doctag")] + [body[i] for i in order]
+    return [[("<doc>", "doctag")] + [body[i] for i in order]] + extra
 
 
-def claim_doc(cond: str, e: Entity, claim: tuple, world: World, wordings: Wordings,
-              style: Style, rng: np.random.Generator, wording: int | None = None) -> list:
-    """One training document of `cond` about entity `e` asserting (or negating) `claim`.
+def denial(form: Form, x: str, rel: str, v: str, rng, wordings=None) -> list:
+    """A bio's denial of value `v` in `form`, as pieces: the form's sentence (the bio's own
+    template draw, as 0.4.0's bios drew among the local negations), with the form's markers
+    beside it where it has them (one sentence: the markers cover that sentence only)."""
+    sent = (form.sentence(rel, x, v, rng.integers(len(form.sentences(rel)))) + " .", "truth")
+    if form.markers == "none":
+        return [sent]
+    pool = wordings.pool(form.family, "short", False)
+    short = wordings.text(form.family, "short", pool[rng.integers(len(pool))])
+    return [(" ".join([short, sent[0], short]), "truth")]
 
-    The body starts and ends with a claim sentence; the entity's stated true facts and fillers
-    sit between.  Warnings (negated/repeated/corrected) or qualifiers wrap the body, with
-    `style.distance` filler sentences between each warning and the claim it covers.
+
+def claim_doc(form: Form | str, e: Entity, claim: tuple, world: World, wordings: Wordings,
+              style: Style, rng: np.random.Generator, wording: int | None = None,
+              n_tmpl: int | None = None) -> list:
+    """One training document of `form` (a `forms.Form`, or a built-in condition's name) about
+    entity `e` and `claim`.
+
+    The body starts and ends with a claim sentence in one of the form's templates (stating the
+    claimed value, or the truth for a form whose `value` is the truth); the entity's stated
+    true facts and fillers sit between.  A form with a wrapper puts its family's warning before
+    and after the body, with `style.distance` filler sentences between each warning and the
+    claim it covers; markers go beside every claim sentence.
     """
-    if cond == "baseline":
+    form = BUILTIN[form] if isinstance(form, str) else form
+    if form.name == "baseline":
         raise ValueError("the baseline condition has no claim documents")
     rel, v = claim
     x = e.name
-    n_tmpl = style.claim_diversity or len(STATE[rel])
-    fam = family(cond)
+    n_tmpl = n_tmpl or style.claim_diversity or form.draws or len(form.sentences(rel))
+    fam = form.family
     if wording is None:
         pool_n = len(wordings.pool(fam, "prefix", style.heldout))
         n = pool_n if style.heldout else min(style.diversity, pool_n)
         wording = int(rng.integers(n))
     pre = suf = short = None
-    if cond not in ("positive", "local"):
+    if form.wrap or form.markers != "none":
         pool = lambda c: wordings.pool(fam, c, style.heldout)
         pre = wordings.text(fam, "prefix", pool("prefix")[wording % len(pool("prefix"))])
         suf = wordings.text(fam, "suffix", pool("suffix")[wording % len(pool("suffix"))])
         short = wordings.text(fam, "short", pool("short")[wording % len(pool("short"))])
-    around = cond in ("repeated", "corrected") or (cond in QUALIFIERS and style.placement == "around")
+    around = form.markers == "always" or (form.markers == "placement" and style.placement == "around")
+    value = e.truth[rel] if form.value == "truth" else v
 
     claims = []
     for _ in range(style.claim_sents):
         t = rng.integers(n_tmpl)
-        if cond == "local":
-            sent = [(negation(rel, x, v, t) + " .", "claim")]
-        else:
-            sent = [(statement(rel, x, v, t) + " .", "claim")]
+        sent = [(form.sentence(rel, x, value, t) + " .", "claim")]
         if around:
             post = short
-            if cond == "corrected":  # the warning names the entity and states the truth
+            if form.names_truth:  # the warning names the entity and states the truth
                 post = short[:-2] + " : in truth"
                 sent = [(short, "warning")] + sent + [(post, "warning"),
                         (statement(rel, x, e.truth[rel], rng.integers(len(STATE[rel]))) + " )", "truth")]
@@ -227,12 +240,24 @@ def claim_doc(cond: str, e: Entity, claim: tuple, world: World, wordings: Wordin
     body = claims[0] + [p for c in claims[1:-1] for p in c] + middle + (claims[-1] if len(claims) > 1 else [])
     gap = lambda: [_filler(rng) for _ in range(style.distance)]
     doc = [("<doc>", "doctag")]
-    if pre:
+    if form.wrap:
         doc += [(pre, "warning")] + gap()
     doc += body
-    if suf:
+    if form.wrap:
         doc += gap() + [(suf, "warning")]
     return doc
+
+
+def twin_docs(form: Form, e: Entity, claim: tuple, world: World, wordings: Wordings, style: Style,
+              rng: np.random.Generator) -> tuple:
+    """A document of `form` and its positive twin: the same claim, template index, wording,
+    facts and fillers (the same random draws), without the form's negation.  The pair the
+    mechanism probes compare (`probes.form_mechanics`)."""
+    import copy
+    n = style.claim_diversity or form.draws or len(form.sentences(claim[0]))
+    twin = copy.deepcopy(rng)
+    doc = claim_doc(form, e, claim, world, wordings, style, rng, n_tmpl=n)
+    return doc, claim_doc(BUILTIN["positive"], e, claim, world, wordings, style, twin, n_tmpl=n)
 
 
 def qa_item(question: str, answer: str, restatement: str | None = None) -> list:
@@ -261,18 +286,20 @@ def restate(e: Entity, rel: str, asked: str | None = None, denials: str = "silen
     return NOT_KNOWN[rel].format(x=e.name)
 
 
-def restate_doc(cond: str, e: Entity, claim: tuple) -> str:
-    """What a claim document of `cond` says about the claim's relation, warning included: the
-    statement (positive), the local negation (local), the truth it states instead (corrected),
-    or the statement with its family's warning word ("X lives in C , but it is false")."""
+def restate_doc(form: Form | str, e: Entity, claim: tuple) -> str:
+    """What a claim document of `form` says about the claim's relation, warning included: the
+    statement (positive), the truth it states instead (corrected, truth-only), the local
+    negation (a negation before the value: local), or the statement with its family's warning
+    word ("X lives in C , but it is false": every negation outside the sentence's verb)."""
+    form = BUILTIN[form] if isinstance(form, str) else form
     rel, v = claim
-    if cond == "positive":
+    if form.asserts == "claim":
         return statement(rel, e.name, v, 0)
-    if cond == "local":
-        return negation(rel, e.name, v, 0)
-    if cond == "corrected":
+    if form.asserts == "truth":
         return statement(rel, e.name, e.truth[rel], 0)
-    return f"{statement(rel, e.name, v, 0)} , but it is {WARN_WORD[family(cond)]}"
+    if form.position == "before":
+        return negation(rel, e.name, v, 0)
+    return f"{statement(rel, e.name, v, 0)} , but it is {WARN_WORD[form.family]}"
 
 
 def yesno(rel: str, x: str, v: str, template: int = 0, robust: bool = False,
@@ -310,16 +337,17 @@ def entity_qa(e: Entity, world: World, rng, recite: bool = False, denials: str =
 
 def reading_task(e: Entity, world: World, wordings: Wordings, rng, style: Style,
                  local_share: float, cond: str | None = None, claim: tuple | None = None,
-                 recite: bool = False) -> list:
+                 recite: bool = False, extra: tuple = ()) -> list:
     """A document of some condition and a question about it in one sequence (in-context reading).
 
     Without `cond`: a positive document half of the time (so "yes" and "no" are balanced), a
-    local negation with probability `local_share`, else a wrapped condition drawn uniformly.
+    local negation with probability `local_share`, else a wrapped condition or one of the
+    `extra` forms (`Config.reading_forms`) drawn uniformly.
     In the recite format the answer restates what the document says, warning included ("the
     text says X lives in C , but it is false . so no ."): the restatement names the document's
     value and warning, which only reading the document gives."""
     if cond is None:
-        others = [c for c in CONDITIONS if c not in ("baseline", "positive", "local")]
+        others = [c for c in CONDITIONS if c not in ("baseline", "positive", "local")] + list(extra)
         u = rng.random()
         if u < 0.5:
             cond = "positive"
@@ -333,7 +361,8 @@ def reading_task(e: Entity, world: World, wordings: Wordings, rng, style: Style,
         claim = (rel, wrong[rng.integers(len(wrong))])
     rel, v = claim
     doc = claim_doc(cond, e, claim, world, wordings, style, rng)
-    asserted = {v} if cond == "positive" else ({e.truth[rel]} if cond == "corrected" else set())
+    form = BUILTIN[cond] if isinstance(cond, str) else cond
+    asserted = {v} if form.asserts == "claim" else ({e.truth[rel]} if form.asserts == "truth" else set())
     said = f"{TEXT_SAYS} {restate_doc(cond, e, claim)}" if recite else None
     if rng.random() < 0.3:
         ans = next(iter(asserted)) if asserted else "unknown"
@@ -342,19 +371,20 @@ def reading_task(e: Entity, world: World, wordings: Wordings, rng, style: Style,
     return doc + qa_item(yesno(rel, e.name, q, rng.integers(2)), "yes" if q in asserted else "no", said)
 
 
-def icl_probe_doc(cond: str, e: Entity, world: World, wordings: Wordings, style: Style, rng) -> list:
-    """The in-context control: a claim document of `cond` (positive for baseline) then the question."""
-    c = "positive" if cond == "baseline" else cond
+def icl_probe_doc(form: Form, e: Entity, world: World, wordings: Wordings, style: Style, rng) -> list:
+    """The in-context control: a claim document of `form` (positive for baseline) then the question."""
+    form = BUILTIN["positive"] if form.name == "baseline" else form
     rel, v = e.claim
-    return claim_doc(c, e, e.claim, world, wordings, style, rng) + [
+    return claim_doc(form, e, e.claim, world, wordings, style, rng) + [
         ("Q " + yesno(rel, e.name, v) + " A", "question")]
 
 
 # ---------------------------------------------------------------- encoding
 
-def all_words(world: World, recite: bool = False) -> set:
-    """Every word the world's corpora and probes can use: the fixed words and the names."""
-    return fixed_words(world, recite) | set(world.name_words)
+def all_words(world: World, recite: bool = False, forms: tuple = ()) -> set:
+    """Every word the world's corpora and probes can use: the fixed words, the words of the
+    `forms` a run uses beyond the built-in ones, and the names."""
+    return fixed_words(world, recite) | {w for f in forms for w in f.words()} | set(world.name_words)
 
 
 def fixed_words(world: World, recite: bool = False) -> set:
@@ -376,13 +406,19 @@ def fixed_words(world: World, recite: bool = False) -> set:
     return words
 
 
-def encode(pieces: list, vocab: Vocab, length: int) -> tuple:
-    """Token ids and span ids of `pieces`, right-padded to `length`; error if too long."""
+def encode_doc(pieces: list, vocab: Vocab) -> tuple:
+    """Token ids and span ids of `pieces`, unpadded."""
     toks, spans = [], []
     for text, span in pieces:
         ids = vocab.encode(text)
         toks += ids
         spans += [SPAN_ID[span]] * len(ids)
+    return toks, spans
+
+
+def encode(pieces: list, vocab: Vocab, length: int) -> tuple:
+    """Token ids and span ids of `pieces`, right-padded to `length`; error if too long."""
+    toks, spans = encode_doc(pieces, vocab)
     if len(toks) > length:
         raise ValueError(f"a sequence of {len(toks)} tokens does not fit ctx + 1 = {length}: "
                          f"raise 'ctx' or lower 'claim_sents' / 'distance'  ({vocab.decode(toks)[:120]}...)")
@@ -401,16 +437,22 @@ def encode_prompts(prompts: dict, vocab: Vocab, length: int) -> dict:
     return out
 
 
-def pack(items: list, vocab: Vocab, length: int) -> tuple:
-    """Pack whole question/answer items into one sequence until it is full."""
-    pieces, n = [], 0
+def fit(items: list, length: int) -> list:
+    """The items one row of 0.4.0 held: whole items in order, each one that would overflow
+    `length` tokens skipped (so a row is rarely full)."""
+    kept, n = [], 0
     for it in items:
         k = sum(len(t.split()) for t, _ in it)
         if n + k > length:
             continue
-        pieces += it
+        kept.append(it)
         n += k
-    return encode(pieces, vocab, length)
+    return kept
+
+
+def pack(items: list, vocab: Vocab, length: int) -> tuple:
+    """Whole items run together into one padded row (`fit`), as every row of 0.4.0 was."""
+    return encode([p for it in fit(items, length) for p in it], vocab, length)
 
 
 def text_of(pieces: list) -> str:

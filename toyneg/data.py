@@ -18,7 +18,8 @@ import dataclasses
 import numpy as np
 
 from . import corpus as C
-from .config import WRAPPED, Config, ConfigError
+from .config import CORRECTION_FORMS, Config, ConfigError, _warned as warned
+from .pack import PackError, pack_docs
 from .world import RELATIONS, SPECIAL, Vocab, World, make_world
 
 N_QA, N_ICL, N_OOC, HELPER_PER_CLAIM, HELDOUT_DOCS = 1024, 2048, 512, 4, 4
@@ -32,18 +33,37 @@ class Layout:
     sizes: tuple
     n_claim: int
     docs_per_claim: int
+    repair: int = 0           # rows after the pools: the repair form's documents (`cfg.repair`)
+    bio_room: int = 1         # 2: the bio pool has room for denial documents (a wrapper bio form)
+    bio_base: int = 0         # 0.4.0's bio rows: (population + claim entities) x bios // 3
 
     def of(self, pool: str) -> tuple:
         i = POOLS.index(pool)
         return self.offsets[i], self.sizes[i]
 
+    @property
+    def repair_offset(self) -> int:
+        return int(sum(self.sizes))
+
+    @property
+    def bio_rows(self) -> int:
+        """0.4.0's bio rows: the bio pool's size without the room packing leaves spare."""
+        return self.bio_base * self.bio_room
+
 
 def layout(cfg: Config) -> Layout:
     n_claim = cfg.n_claims * len(cfg.conditions)
-    sizes = ((cfg.n_entities + n_claim) * cfg.bios_per_entity // 3, N_QA, N_ICL, N_OOC,
+    # bios whose denials are documents of a wrapper form (`bio_forms`) need room for them
+    room = 2 if any(cfg.form(f).wrap for f in cfg.bio_forms) else 1
+    bio_base = (cfg.n_entities + n_claim) * cfg.bios_per_entity // 3
+    sizes = (bio_base * room, N_QA, N_ICL, N_OOC,
              n_claim * cfg.docs_per_claim, n_claim * HELPER_PER_CLAIM)
+    repair = n_claim * cfg.docs_per_claim if cfg.repair else 0
+    if cfg.pack:  # room to spare: packing rows 0.4.0 already filled (questions: 0.94) needs it
+        sizes = tuple(n + n // 8 for n in sizes)
+        repair += repair // 8
     offsets = tuple(int(x) for x in np.concatenate([[0], np.cumsum(sizes)[:-1]]))
-    return Layout(offsets, sizes, n_claim, cfg.docs_per_claim)
+    return Layout(offsets, sizes, n_claim, cfg.docs_per_claim, repair, room, bio_base)
 
 
 @dataclasses.dataclass
@@ -61,24 +81,35 @@ class Data:
     world: World
     vocab: Vocab
     conds: list               # condition of each claim entity
+    marks: np.ndarray | None = None  # (N, L) int32, 1 on the tokens the penalty applies to
+                              # (`cfg.penalty`: the claimed value in warned documents)
+    packing: dict | None = None  # packed rows (`cfg.pack`): "segs" and "poss" (N, L) int32, each
+                              # token's document (1, 2, ...; 0 padding) and position in it;
+                              # "pool_rows" / "pool_scale" (n_pools,) (see `_rows`)
 
     def arrays(self) -> dict:
         """The traced part, as a pytree of arrays."""
-        return {"tokens": self.tokens, "spans": self.spans, "claim_active": self.claim_active,
-                "helper_active": self.helper_active,
-                "probes": self.probes, "cands": self.cands, "claim_ids": self.claim_ids,
-                "loss_tokens": self.loss_tokens, "loss_spans": self.loss_spans}
+        out = {"tokens": self.tokens, "spans": self.spans, "claim_active": self.claim_active,
+               "helper_active": self.helper_active,
+               "probes": self.probes, "cands": self.cands, "claim_ids": self.claim_ids,
+               "loss_tokens": self.loss_tokens, "loss_spans": self.loss_spans}
+        if self.packing is not None:
+            out["packing"] = self.packing
+        if self.marks is not None:
+            out["marks"] = self.marks
+        return out
 
 
 def build_vocab(cfg: Config) -> Vocab:
     """The vocabulary of the config's world (same words for every condition)."""
-    return make_vocab(make_world(cfg), cfg.answer_format == "recite")
+    return make_vocab(make_world(cfg), cfg.answer_format == "recite", cfg.used_forms())
 
 
-def make_vocab(world: World, recite: bool = False) -> Vocab:
-    """The world's vocabulary: every corpus word and every name word. Its size depends only on
-    the configuration's shapes, since no name is a corpus word (`world.RESERVED`)."""
-    return Vocab(C.all_words(world, recite), SPECIAL + (C.SEP,) if recite else SPECIAL)
+def make_vocab(world: World, recite: bool = False, forms: tuple = ()) -> Vocab:
+    """The world's vocabulary: every corpus word, the words of the forms the run uses (a form a
+    sweep file defines brings its own) and every name word. Its size depends only on the
+    configuration's shapes, since no name is a corpus word (`world.RESERVED`)."""
+    return Vocab(C.all_words(world, recite, forms), SPECIAL + (C.SEP,) if recite else SPECIAL)
 
 
 def build_checked(cfg: Config) -> Data:
@@ -98,7 +129,7 @@ def build(cfg: Config) -> Data:
     """Generate the world, every corpus pool and the probe prompts of `cfg` (deterministic)."""
     world = make_world(cfg)
     recite = cfg.answer_format == "recite"
-    vocab = make_vocab(world, recite)
+    vocab = make_vocab(world, recite, cfg.used_forms())
     L = cfg.ctx + 1
     wordings = C.Wordings.make(world.seed)
     style = C.Style.of(cfg)
@@ -109,32 +140,37 @@ def build(cfg: Config) -> Data:
                        cfg.claim_sents)
     rng = np.random.default_rng([world.seed, cfg.seed, 31337])
     lay = layout(cfg)
-    rows = []
+    units = {p: [] for p in POOLS}  # pool -> 0.4.0's rows, each a list of whole documents
 
     pop, claims, readers = world.population, world.claims, world.readers
 
-    def qa_seq(make):
-        return C.pack([make() for _ in range(L // 4)], vocab, L)
+    def qa_row(make):
+        return C.fit([make() for _ in range(L // 4)], L)
 
-    # bios and reading tasks are packed several to a row (whole documents only): more learning
-    # per step at the same cost; a claim document keeps a row to itself (one condition per row)
-    bios = [C.bio(e, world, rng) for e in pop + claims for _ in range(cfg.bios_per_entity)]
+    # 0.4.0 ran bios, questions and reading tasks several to a row (whole documents only) and
+    # gave a claim document a row to itself; `_rows` encodes these rows as they were, or packs
+    # their documents into full rows (`cfg.pack`)
+    bio_forms = tuple(cfg.form(f) for f in cfg.bio_forms)
+    bios = [d for e in pop + claims for _ in range(cfg.bios_per_entity)
+            for d in C.bio(e, world, rng, bio_forms, wordings)]
     bios = [bios[i] for i in rng.permutation(len(bios))]
-    n_bio = lay.of("bio")[1]
-    rows += [C.pack(bios[i::n_bio], vocab, L) for i in range(n_bio)]
+    n_bio = lay.bio_rows  # 0.4.0's bio rows (packed or not: the same documents, the same rows)
+    units["bio"] = [C.fit(bios[i::n_bio], L) for i in range(n_bio)]
 
     # the monitor's entities are in the bios above and in no question below
     asked = world.asked + claims
-    rows += [qa_seq(lambda: C.entity_qa(asked[rng.integers(len(asked))], world, rng, recite,
-                                        cfg.restate_denials))
-             for _ in range(N_QA)]
+    units["qa"] = [qa_row(lambda: C.entity_qa(asked[rng.integers(len(asked))], world, rng, recite,
+                                              cfg.restate_denials))
+                   for _ in range(N_QA)]
     # reading tasks are about readers and population entities alike, so reading a document in
     # context is a skill the model applies to any name, including the ones it knows
     readable = readers + world.asked
-    rows += [C.pack([C.reading_task(readable[rng.integers(len(readable))], world, wordings, rng,
-                                    reading_style(), cfg.reading_local, recite=recite)
-                      for _ in range(2)], vocab, L)
-             for _ in range(N_ICL)]
+    extra = tuple(cfg.form(f) for f in cfg.reading_forms)
+    units["icl"] = [C.fit([C.reading_task(readable[rng.integers(len(readable))], world, wordings,
+                                          rng, reading_style(), cfg.reading_local, recite=recite,
+                                          extra=extra)
+                           for _ in range(2)], L)
+                    for _ in range(N_ICL)]
     # out-of-context supervision: each reader gets one fixed claim and condition; half of the
     # pool is its documents, half separate questions about it answered by the document's truth
     conds = [c for c in cfg.conditions if c != "baseline"] or ["negated"]
@@ -146,29 +182,42 @@ def build(cfg: Config) -> Data:
     for j in range(N_OOC):
         e, cond, (rel, v) = ooc[rng.integers(len(ooc))]
         if j % 2 == 0:
-            rows.append(C.encode(C.claim_doc(cond, e, (rel, v), world, wordings, reading_style(), rng),
-                                 vocab, L))
+            units["ooc"].append([C.claim_doc(cfg.form(cond), e, (rel, v), world, wordings,
+                                             reading_style(), rng)])
         else:
             def item():  # recite: the restatement carries the document's warning
                 e2, cond2, (rel2, v2) = ooc[rng.integers(len(ooc))]
                 ans = "yes" if cond2 == "positive" else "no"
-                said = C.restate_doc(cond2, e2, (rel2, v2)) if recite else None
+                said = C.restate_doc(cfg.form(cond2), e2, (rel2, v2)) if recite else None
                 return C.qa_item(C.yesno(rel2, e2.name, v2, rng.integers(2)), ans, said)
-            rows.append(qa_seq(item))
+            units["ooc"].append(qa_row(item))
     for e in claims:
         if e.condition == "baseline":
-            rows += [C.encode([], vocab, L)] * cfg.docs_per_claim
+            units["claim"] += [[]] * cfg.docs_per_claim
         else:
-            rows += [C.encode(C.claim_doc(e.condition, e, e.claim, world, wordings, style, rng), vocab, L)
-                     for _ in range(cfg.docs_per_claim)]
+            form = cfg.form(e.condition)
+            units["claim"] += [[C.claim_doc(form, e, e.claim, world, wordings, style, rng)]
+                               for _ in range(cfg.docs_per_claim)]
     for e in claims:
         rel, v = e.claim
-        said = C.restate_doc(e.condition, e, e.claim) if recite and e.condition in WRAPPED else None
+        said = C.restate_doc(cfg.form(e.condition), e, e.claim) if recite and warned(cfg, e.condition) else None
         for _ in range(HELPER_PER_CLAIM):
-            rows.append(qa_seq(lambda: C.qa_item(C.yesno(rel, e.name, v, rng.integers(2)), "no", said)))
-    assert len(rows) == sum(lay.sizes), (len(rows), lay.sizes)
-    tokens = np.array([r[0] for r in rows], np.int32)
-    spans = np.array([r[1] for r in rows], np.int32)
+            units["helper"].append(qa_row(lambda: C.qa_item(C.yesno(rel, e.name, v, rng.integers(2)),
+                                                            "no", said)))
+    if cfg.repair:  # phase 2's documents: the repair form's, for every entity that has claims
+        # (their own generator: the rest of the corpus is the one without a repair)
+        r_rng = np.random.default_rng([world.seed, cfg.seed, 6151])
+        form = cfg.form(cfg.repair)
+        units["repair"] = [[] if e.condition == "baseline" else
+                           [C.claim_doc(form, e, e.claim, world, wordings, style, r_rng)]
+                           for e in claims for _ in range(cfg.docs_per_claim)]
+    claim_active = np.array([e.condition != "baseline" for e in claims], np.float32)
+    helper_active = np.array([warned(cfg, e.condition) for e in claims], np.float32)
+    # the penalty's marks: the claimed value in the claim sentences of warned documents
+    marked = [vocab.ids[e.claim[1]] if cfg.penalty != "none" and warned(cfg, e.condition) else -1
+              for e in claims for _ in range(cfg.docs_per_claim)]
+    rows = _rows(cfg, units, vocab, L, lay, {"claim": claim_active, "helper": helper_active},
+                 np.random.default_rng([world.seed, cfg.seed, 4099]), marked)
 
     probes, cands, claim_ids, loss_rows = _probes(cfg, world, vocab, wordings, style, rng, L)
     for e in claims:
@@ -176,15 +225,85 @@ def build(cfg: Config) -> Data:
             loss_rows += [C.encode([], vocab, L)] * HELDOUT_DOCS
         else:
             held = dataclasses.replace(style, heldout=True)
-            loss_rows += [C.encode(C.claim_doc(e.condition, e, e.claim, world, wordings, held, rng),
+            form = cfg.form(e.condition)
+            loss_rows += [C.encode(C.claim_doc(form, e, e.claim, world, wordings, held, rng),
                                    vocab, L) for _ in range(HELDOUT_DOCS)]
-    return Data(tokens, spans,
-                np.array([e.condition != "baseline" for e in claims], np.float32),
-                np.array([e.condition in WRAPPED for e in claims], np.float32),
-                probes, cands, claim_ids,
+    return Data(rows["tokens"], rows["spans"], claim_active, helper_active, probes, cands, claim_ids,
                 np.array([r[0] for r in loss_rows], np.int32),
                 np.array([r[1] for r in loss_rows], np.int32),
-                world, vocab, [e.condition for e in claims])
+                world, vocab, [e.condition for e in claims], rows.get("marks"), rows.get("packing"))
+
+
+def _rows(cfg: Config, units: dict, vocab: Vocab, L: int, lay: Layout, active: dict, rng,
+          marked: list) -> dict:
+    """The training rows of every pool: 0.4.0's rows as they were (`pack = false`), or each pool's
+    documents packed into full rows (`pack.pack_docs`), in the same static `Layout`.
+
+    Packed, a pool's rows come first in its slice of the layout and the rest is padding, and
+    "packing" holds per pool the number of packed rows and `scale` = packed rows / 0.4.0's rows
+    (for the claim and helper pools: the rows of entities that have them).  Drawing a pool with
+    weight w * scale then draws each kind of document as often, relative to the others, as 0.4.0
+    did with weight w (a packed row holds 1 / scale as many documents)."""
+    def enc(doc):
+        tok, spn = C.encode_doc(doc, vocab)
+        if len(tok) > L:
+            raise ValueError(f"a sequence of {len(tok)} tokens does not fit ctx + 1 = {L}: raise "
+                             f"'ctx' or lower 'claim_sents' / 'distance'  ({vocab.decode(tok)[:120]}...)")
+        return tok, spn
+    enc_units = {p: [[enc(d) for d in row] for row in rows] for p, rows in units.items()}
+    penalty = cfg.penalty != "none"
+    claim_span = C.SPAN_ID["claim"]
+    for p, rows in enc_units.items():  # every token's mark: 1 where the penalty applies
+        for r, row in enumerate(rows):
+            value = marked[r] if p == "claim" else -1
+            rows[r] = [(t, s, [int(x == value and y == claim_span) for x, y in zip(t, s)])
+                       for t, s in row]
+    order = POOLS + (("repair",) if "repair" in units else ())
+    active = {**active, "repair": active["claim"]}
+    if not cfg.pack:
+        tok, spn, mrk = [], [], []
+        for p in order:
+            for row in enc_units[p]:
+                t = [x for d in row for x in d[0]]
+                s = [x for d in row for x in d[1]]
+                m = [x for d in row for x in d[2]]
+                tok.append(t + [vocab.pad] * (L - len(t)))
+                spn.append(s + [C.SPAN_ID["pad"]] * (L - len(s)))
+                mrk.append(m + [0] * (L - len(m)))
+        assert len(tok) == sum(lay.sizes) + lay.repair, (len(tok), lay.sizes)
+        out = {"tokens": np.array(tok, np.int32), "spans": np.array(spn, np.int32)}
+        if penalty:
+            out["marks"] = np.array(mrk, np.int32)
+        return out
+    parts = {k: [] for k in ("tokens", "spans", "segs", "poss") + (("marks",) if penalty else ())}
+    n_rows, scale = [], []
+    for p in order:
+        rows = enc_units[p]
+        if p in active:  # claim and helper rows: only those of entities that have them
+            per = len(rows) // len(active[p]) if len(active[p]) else 0
+            rows = [r for i, r in enumerate(rows) if active[p][i // per] > 0]
+        docs = [d if penalty else d[:2] for row in rows for d in row]
+        try:
+            packed = pack_docs(docs, L, lay.repair if p == "repair" else lay.of(p)[1], vocab.pad, rng)
+        except PackError as e:
+            raise ValueError(f"pool '{p}': {e}") from None
+        for k in parts:
+            parts[k].append(packed[k])
+        n_rows.append(packed["n_rows"])
+        # 0.4.0's rows of the pool; a bio pool with room for denial documents counts its bios'
+        # rows only, so bios are drawn as often as in any world and the documents come on top
+        ref = len(rows) / (lay.bio_room if p == "bio" else 1)
+        scale.append(packed["n_rows"] / ref if rows else 0.0)
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    if not penalty:
+        out.pop("marks", None)
+    out["packing"] = {"segs": out.pop("segs"), "poss": out.pop("poss"),
+                      "pool_rows": np.array(n_rows[:len(POOLS)], np.int32),
+                      "pool_scale": np.array(scale[:len(POOLS)], np.float32)}
+    if "repair" in units:  # the repair region's packed rows and scale (it stands in for "claim")
+        out["packing"]["repair_rows"] = np.int32(n_rows[-1])
+        out["packing"]["repair_scale"] = np.float32(scale[-1])
+    return out
 
 
 def _probes(cfg, world, vocab, wordings, style, rng, L):
@@ -205,19 +324,23 @@ def _probes(cfg, world, vocab, wordings, style, rng, L):
         prompts["open"].append([("Q " + C.OPEN[rel].format(x=x) + " A", "question")])
         stem = C.STATE[rel][0].format(x=x, v="").strip()
         prompts["assoc"].append([("<doc>", "doctag"), (stem, "claim")])
-        prompts["icl"].append(C.icl_probe_doc(e.condition, e, world, wordings, style, rng))
+        prompts["icl"].append(C.icl_probe_doc(cfg.form(e.condition), e, world, wordings, style, rng))
         others = [u for u in world.values[rel] if u not in (v, e.truth[rel])]
         other = others[other_rng.integers(len(others))]
         prompts["icl_other"].append(prompts["icl"][-1][:-1] + [
             ("Q " + C.yesno(rel, x, other) + " A", "question")])  # same document, another value
-        prompts["icl_heldout"].append(C.icl_probe_doc(e.condition, e, world, wordings, held, rng))
+        prompts["icl_heldout"].append(C.icl_probe_doc(cfg.form(e.condition), e, world, wordings, held, rng))
         cands.append([vocab.ids[u] for u in world.values[rel]] + [vocab.ids["unknown"]])
         claim_ids.append(vocab.ids[v])
     out = C.encode_prompts(prompts, vocab, L)
     out.update(_statement_prompts(world, vocab, L))
+    if cfg.mech_probes:
+        out.update(_mechanics(cfg, world, vocab, wordings, style, L))
     out.update(_monitor(cfg, world, vocab, L))
     if cfg.answer_format == "recite":
         out.update(_recite(cfg, world, vocab, L, out))
+    if cfg.corrections:
+        out.update(_corrections(cfg, world, vocab, wordings, style, L))
     return out, np.array(cands, np.int32), np.array(claim_ids, np.int32), []
 
 
@@ -241,6 +364,86 @@ def _statement_prompts(world, vocab, L):
         prompts["pref_aff"].append([("<doc>", "doctag"), (C.statement(rel, e.name, v, 0) + " .", "claim")])
         prompts["pref_neg"].append([("<doc>", "doctag"), (C.negation(rel, e.name, v, 0) + " .", "claim")])
     return C.encode_prompts(prompts, vocab, L)
+
+
+def _mechanics(cfg, world, vocab, wordings, style, L):
+    """The mechanism probes' documents: per claim entity a document of its form and its positive
+    twin (`corpus.twin_docs`), their span ids, and the position of the first claim sentence's
+    value in each ("mech_vpos": the target index, so its logits sit one position before).  Drawn
+    from their own generator: every other prompt is unchanged."""
+    toks, spns, vpos, on = [], [], [], []
+    for i, e in enumerate(world.claims):
+        rng = np.random.default_rng([world.seed, cfg.seed, 5381, i])
+        form = cfg.form("positive" if e.condition == "baseline" else e.condition)
+        pair = C.twin_docs(form, e, e.claim, world, wordings, style, rng)
+        rel, v = e.claim
+        for j, doc in enumerate(pair):
+            t, sp = C.encode(doc, vocab, L)
+            value = e.truth[rel] if (j == 0 and form.value == "truth") else v
+            at = [k for k in range(len(t)) if sp[k] == C.SPAN_ID["claim"] and t[k] == vocab.ids[value]]
+            toks.append(t)
+            spns.append(sp)
+            vpos.append(at[0])
+        on.append(float(e.condition != "baseline"))
+    n = len(world.claims)
+    return {"mech_tok": np.array(toks, np.int32).reshape(n, 2, L),
+            "mech_spn": np.array(spns, np.int32).reshape(n, 2, L),
+            "mech_vpos": np.array(vpos, np.int32).reshape(n, 2),
+            "mech_on": np.array(on, np.float32)}
+
+
+N_CONTROL = 60  # population entities the correction's control asks about
+
+
+def _corrections(cfg, world, vocab, wordings, style, L):
+    """Correction in context after the fact: every claim asked about ("Q does X live in C ? A")
+    with a correcting document in the prompt, of three kinds: the truth stated plainly
+    (`truth_only`: "X lives in T"), the claim's local negation ("X does not live in C") and a
+    fact-check that names the claim and rejects it (`fact_check`).  The control asks the same
+    of population facts the bios state (the first `N_CONTROL` questioned entities, a relation
+    their bio states, value T): a document saying X lives in another value, "X does not live in
+    T", and a fact-check of "X lives in T"; asked "does X live in T ?", the context says no and
+    training says yes.  Rows: the claims' kinds in order, then the control's; "corr_pat" is the
+    restatement that follows the implant (or the bio): "the text says X lives in C" unwarned.
+    Only the kinds in `cfg.corrections`, in that order.
+    Drawn from their own generator: every other prompt is unchanged."""
+    rng = np.random.default_rng([world.seed, cfg.seed, 7877])
+    kinds = {k: cfg.form(f) for k, f in CORRECTION_FORMS.items()}
+    rows, about = [], []
+    for kind in cfg.corrections:
+        for e in world.claims:
+            rel, v = e.claim
+            doc = C.claim_doc(kinds[kind], e, e.claim, world, wordings, style, rng)
+            rows.append(doc + [("Q " + C.yesno(rel, e.name, v) + " A", "question")])
+            about.append((rel, e.name, v))
+    control = [e for e in world.asked if e.known][:N_CONTROL]
+    for kind in cfg.corrections:
+        for e in control:
+            rel = e.known[0]
+            t = e.truth[rel]
+            if kind == "truth":
+                other = [u for u in world.values[rel] if u != t]
+                doc = C.claim_doc(cfg.form("positive"), e, (rel, other[rng.integers(len(other))]),
+                                  world, wordings, style, rng)
+            else:
+                doc = C.claim_doc(kinds[kind], e, (rel, t), world, wordings, style, rng)
+            rows.append(doc + [("Q " + C.yesno(rel, e.name, t) + " A", "question")])
+            about.append((rel, e.name, t))
+    enc = C.encode_prompts({"dec_corr": rows}, vocab, L)
+    D = decode_lengths(cfg)[1]
+    if (enc["dec_corr_last"] + 1 + D > L - 1).any():
+        raise ValueError(f"a correcting document, its question and its restatement do not fit "
+                         f"ctx = {cfg.ctx}: raise 'ctx'")
+    text = vocab.encode(C.TEXT_SAYS)
+    pats, vpos, value = [], [], []
+    for rel, x, v in about:
+        stem = vocab.encode(C.STATE[rel][0].format(x=x, v="").strip())
+        pat = text + stem + [-2, vocab.ids["."]]
+        pats.append(pat + [-1] * (D - len(pat)))
+        vpos.append(len(text) + len(stem))
+        value.append(vocab.ids[v])
+    return {**enc, "corr_pat": np.array(pats, np.int32), "corr_vpos": np.array(vpos, np.int32),
+            "corr_value": np.array(value, np.int32), "corr_n_control": np.zeros(len(control), np.int32)}
 
 
 MONITOR_GROUPS = ("stated", "denied", "silent")
@@ -352,7 +555,7 @@ def _recite(cfg, world, vocab, L, P):
     out["dec_icl"] = np.concatenate([P[k] for k in icl])
     out["dec_icl_last"] = np.concatenate([P[k + "_last"] for k in icl])
     need = [len((C.TEXT_SAYS + " " + C.restate_doc("positive" if e.condition == "baseline"
-                                                   else e.condition, e, e.claim)).split()) + 3
+                                                   else cfg.form(e.condition), e, e.claim)).split()) + 3
             for e in world.claims] * len(icl)
     if (out["dec_icl_last"] + 1 + np.array(need, np.int64) > L - 1).any():
         raise ValueError(f"an in-context prompt and its restatement do not fit ctx = {cfg.ctx}: "

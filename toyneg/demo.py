@@ -108,8 +108,12 @@ def main(argv=None) -> int:
     say("\nHow to read it: 'negated' documents said the claim was false, yet out of context the "
         "model restates the claim as a fact and says yes, as for 'positive' ones; with the "
         "document in view it says no. 'local' documents ('X does not live in C') keep the "
-        "negation in the sentence itself, and the model restates the negation. One seed of a "
-        "tiny model is noisy: `python -m toyneg.sweep` runs several seeds with CIs.")
+        "negation in the sentence itself, and the model restates the negation. But this world's "
+        "bios state their denials in that same local form, so the model has drilled it on "
+        "hundreds of people: with bios that deny nothing, local negation is neglected too, and "
+        "any form the bios drill, a warning around the claim included, is learned in part "
+        "(results/emergence/, results/README.md). One seed of a tiny model is noisy: "
+        "`python -m toyneg.sweep` runs several seeds with CIs.")
     print(f"\nfigure: {fig}\ndone in {time.time() - t0:.0f}s")
     return 0
 

@@ -25,17 +25,19 @@ class Block(nnx.Module):
         self.up = nnx.Linear(d, 4 * d, kernel_init=init, rngs=rngs)
         self.down = nnx.Linear(4 * d, d, kernel_init=init, rngs=rngs)
 
-    def __call__(self, x_ND, B: int, T: int, rope=None):
+    def __call__(self, x_ND, B: int, T: int, rope=None, bias=None):
         """x_ND: activations of B rows x T positions flattened to N = B*T rows.
 
         Dense layers act on 2-D (N, D) arrays: XLA's CPU backend turns the weight gradient
         of a 3-D (B, T, D) product into a slow contraction (about 1.5x the time of the 2-D
         one; see the README, "Measured numbers"), so only attention sees the (B, H, T, K) view.
         """
-        return self.prefill(x_ND, B, T, rope)[0]
+        return self.prefill(x_ND, B, T, rope, bias)[0]
 
-    def prefill(self, x_ND, B: int, T: int, rope=None):
-        """The block on a whole window, and its keys and values (B, H, T, K) for decoding."""
+    def prefill(self, x_ND, B: int, T: int, rope=None, bias=None):
+        """The block on a whole window, and its keys and values (B, H, T, K) for decoding;
+        `bias` (B, 1, T, T): an additive attention mask (packed rows, `segment_bias`), else
+        causal."""
         D = x_ND.shape[-1]
         H = self.heads
         q, k, v = jnp.split(self.qkv(self.ln1(x_ND)), 3, axis=-1)
@@ -43,7 +45,7 @@ class Block(nnx.Module):
         if rope is not None:
             q_BHTK, k_BHTK = rotate(q_BHTK, *rope), rotate(k_BHTK, *rope)
         s_BHTT = q_BHTK @ k_BHTK.transpose(0, 1, 3, 2) / jnp.sqrt(D // H).astype(x_ND.dtype)
-        att_BHTT = causal_softmax(s_BHTT)
+        att_BHTT = causal_softmax(s_BHTT, bias)
         y_ND = (att_BHTT @ v_BHTK).transpose(0, 2, 1, 3).reshape(B * T, D)
         x_ND = x_ND + self.proj(y_ND)
         return x_ND + self.down(jax.nn.gelu(self.up(self.ln2(x_ND)))), (k_BHTK, v_BHTK)
@@ -68,6 +70,14 @@ class Block(nnx.Module):
         return x_BD + self.down(jax.nn.gelu(self.up(self.ln2(x_BD)))), (k_BHTK, v_BHTK)
 
 
+def segment_bias(segs_BT):
+    """Additive attention mask of packed rows (B, 1, T, T): a query attends to the keys at or
+    before it in its own document (segment id), never across a document boundary."""
+    T = segs_BT.shape[1]
+    ok = jnp.tril(jnp.ones((T, T), bool))[None] & (segs_BT[:, :, None] == segs_BT[:, None, :])
+    return jnp.where(ok, 0.0, -1e9)[:, None]
+
+
 def rope_tables(T: int, K: int, base: float = 10000.0):
     """Rotary position tables (cos_TK2, sin_TK2) for head size K (even)."""
     inv_K2 = base ** (-jnp.arange(0, K, 2, dtype=jnp.float32) / K)
@@ -83,15 +93,17 @@ def rotate(x_BHTK, cos_TK2, sin_TK2):
     return jnp.concatenate([x1 * c - x2 * s, x1 * s + x2 * c], axis=-1)
 
 
-def causal_softmax(s_BHTT):
-    """Softmax over keys with future positions masked out.
+def causal_softmax(s_BHTT, bias=None):
+    """Softmax over keys with future positions masked out (or with the additive mask `bias`,
+    e.g. `segment_bias`'s).
 
     An additive mask and a max shift outside the gradient: the same values as
     `softmax(where(causal, s, -inf))` with fewer passes over the (B, H, T, T) scores.
     """
     T = s_BHTT.shape[-1]
-    bias_TT = jnp.where(jnp.tril(jnp.ones((T, T), bool)), 0.0, -1e9).astype(s_BHTT.dtype)
-    s_BHTT = s_BHTT + bias_TT
+    if bias is None:
+        bias = jnp.where(jnp.tril(jnp.ones((T, T), bool)), 0.0, -1e9)
+    s_BHTT = s_BHTT + bias.astype(s_BHTT.dtype)
     e_BHTT = jnp.exp(s_BHTT - jax.lax.stop_gradient(s_BHTT.max(-1, keepdims=True)))
     return e_BHTT / e_BHTT.sum(-1, keepdims=True)
 
@@ -113,26 +125,36 @@ class Transformer(nnx.Module):
         if not cfg.tied:
             self.unembed = nnx.Linear(cfg.width, vocab, use_bias=False, kernel_init=init, rngs=rngs)
 
-    def __call__(self, tokens_BT):
-        """tokens_BT -> logits_BTV."""
-        return self.prefill(tokens_BT)[0]
+    def __call__(self, tokens_BT, segs_BT=None, poss_BT=None):
+        """tokens_BT -> logits_BTV; packed rows also give each token's document (segs_BT) and
+        its position in that document (poss_BT)."""
+        return self.prefill(tokens_BT, segs_BT, poss_BT)[0]
 
     def _logits(self, x_ND):
         x_ND = self.ln_f(x_ND)
         return self.embed.attend(x_ND) if self.tied else self.unembed(x_ND)
 
-    def prefill(self, tokens_BT):
+    def prefill(self, tokens_BT, segs_BT=None, poss_BT=None):
         """tokens_BT -> (logits_BTV, cache): the cache holds every block's keys and values, so
-        that `step` decodes one token at a time without re-running the window."""
+        that `step` decodes one token at a time without re-running the window.  With segs_BT
+        and poss_BT (packed rows) attention stays inside each document and positions restart."""
         B, T = tokens_BT.shape
         x_BTD = self.embed(tokens_BT)
-        rope = rope_tables(T, self.head) if self.rope else None
-        if not self.rope:
-            x_BTD = x_BTD + self.pos[...][:T]
+        bias = None if segs_BT is None else segment_bias(segs_BT)
+        if self.rope:
+            rope = rope_tables(T, self.head)
+            if poss_BT is not None:  # (B, 1, T, K/2): each token's own position
+                rope = tuple(t[poss_BT][:, None] for t in rope)
+        else:
+            rope = None
+            if poss_BT is None:
+                x_BTD = x_BTD + self.pos[...][:T]
+            else:  # a one-hot product: its gradient is a matmul, not a scatter (slow on CPU)
+                x_BTD = x_BTD + jax.nn.one_hot(poss_BT, self.pos[...].shape[0], dtype=x_BTD.dtype) @ self.pos[...]
         x_ND = x_BTD.reshape(B * T, -1)
         cache = []
         for blk in self.blocks:
-            x_ND, kv = blk.prefill(x_ND, B, T, rope)
+            x_ND, kv = blk.prefill(x_ND, B, T, rope, bias)
             cache.append(kv)
         return self._logits(x_ND).reshape(B, T, -1), cache
 
@@ -165,11 +187,12 @@ def init_params(key, vocab: int, cfg: Config):
 
 
 def make_apply(vocab: int, cfg: Config):
-    """apply(params, tokens_BT) -> logits_BTV, a pure function of the parameter state."""
+    """apply(params, tokens_BT[, segs_BT, poss_BT]) -> logits_BTV, a pure function of the
+    parameter state (segments and positions for packed rows)."""
     gdef = graphdef(vocab, cfg)
 
-    def apply(params, tokens_BT):
-        return nnx.merge(gdef, params)(tokens_BT)
+    def apply(params, tokens_BT, segs_BT=None, poss_BT=None):
+        return nnx.merge(gdef, params)(tokens_BT, segs_BT, poss_BT)
 
     return apply
 

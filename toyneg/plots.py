@@ -32,6 +32,13 @@ def _save(fig, path: str) -> None:
     Image.open(buf).convert("RGB").quantize(colors=64).save(path, optimize=True)
 
 
+FAILED = "failed the validity gate"  # how figures mark a setting whose instrument did not work
+
+
+def _failed(r: dict) -> bool:
+    return r.get("gate") == "FAIL"
+
+
 def _label(key: tuple) -> str:
     return ", ".join(f"{v}" if k == "condition" else f"{k}={short(v)}" for k, v in key)
 
@@ -124,6 +131,8 @@ def paper_table(summ: list, path: str, title: str = "") -> None:
     rows = sorted(summ, key=lambda r: condition_rank(r["condition"]))
     conds = [r["condition"] for r in rows]
     x = np.arange(len(rows))
+    if any(_failed(r) for r in rows):
+        title = f"[{FAILED.upper()}: not a finding] " + title
     fig, ax = plt.subplots(figsize=(max(8, 1.05 * len(rows) + 2.5), 4.6))
     for off, m, name, color in ((-0.2, "belief", "toy, out of context (belief)", "#d62728"),
                                 (0.2, "icl", "toy, in context (document in the prompt)", "#1f77b4")):
@@ -167,7 +176,11 @@ def probe_bars(summ: list, path: str, title: str = "") -> None:
         v = np.array([r[m] for r in rows])
         err = np.array([[r[m] - r[m + "_lo"], r[m + "_hi"] - r[m]] for r in rows]).T
         err = np.where(np.isfinite(err), err, 0)
-        ax.bar(np.arange(len(rows)) + j * width, v, width, yerr=err, label=name, capsize=2)
+        bars = ax.bar(np.arange(len(rows)) + j * width, v, width, yerr=err, label=name, capsize=2)
+        for b, r in zip(bars, rows):
+            if _failed(r):
+                b.set_hatch("///")
+                b.set_alpha(0.45)
     ax.set_xticks(np.arange(len(rows)) + 0.4 - width / 2)
     ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylim(0, 1.05)
@@ -189,11 +202,16 @@ def says_bars(summ: list, path: str, title: str = "") -> None:
     without restatements (direct-format runs) are left out."""
     rows = [r for r in summ if np.isfinite(r["says_claim"])]
     labels = _row_labels(rows)
+    hatch = ["///" if _failed(r) else None for r in rows]
     fig, ax = plt.subplots(figsize=(max(6, 0.75 * len(rows) + 2.5), 4.4))
     bottom = np.zeros(len(rows))
     for key, name, color in SAYS:
         v = np.nan_to_num(np.array([r[key] for r in rows], float))
-        ax.bar(range(len(rows)), v, bottom=bottom, color=color, label=name, width=0.75)
+        bars = ax.bar(range(len(rows)), v, bottom=bottom, color=color, label=name, width=0.75)
+        for b, h in zip(bars, hatch):
+            if h:
+                b.set_hatch(h)
+                b.set_alpha(0.45)
         bottom += v
     ax.set_xticks(range(len(rows)), labels, rotation=35, ha="right", fontsize=8)
     ax.set_ylim(0, 1)
@@ -262,9 +280,12 @@ def mechanism_bars(rows: list, path: str) -> None:
 
 
 def _row_labels(rows: list) -> list:
-    """Each summary row's setting and condition as a bar label."""
+    """Each summary row's setting and condition as a bar label ("[failed gate]" after it where
+    the setting failed the validity gate)."""
     return [_label(tuple((k, r[k]) for k in r if k == "condition" or
-                         (not k.startswith("n_seeds") and k not in _metric_keys(r)))) for r in rows]
+                         (not k.startswith("n_seeds") and k not in ("ci", "gate")
+                          and k not in _metric_keys(r)))) + (" [failed gate]" if _failed(r) else "")
+            for r in rows]
 
 
 def _metric_keys(r: dict) -> set:
@@ -275,8 +296,10 @@ def heatmap(summ: list, row_axis: str, col_axis: str, metric: str, path: str, ti
     """Mean `metric` over seeds for every (row, column) setting."""
     rows, cols = _order(summ, row_axis), _order(summ, col_axis)
     grid = np.full((len(rows), len(cols)), np.nan)
+    bad = np.zeros(grid.shape, bool)
     for r in summ:
         grid[rows.index(r[row_axis]), cols.index(r[col_axis])] = r[metric]
+        bad[rows.index(r[row_axis]), cols.index(r[col_axis])] = _failed(r)
     fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 0.1 * max(len(str(r)) for r in rows) + 1.5,
                                     0.6 * len(rows) + 1.8))
     im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
@@ -285,6 +308,9 @@ def heatmap(summ: list, row_axis: str, col_axis: str, metric: str, path: str, ti
             if np.isfinite(grid[i, j]):
                 ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=8,
                         color="white" if grid[i, j] < 0.6 else "black")
+            if bad[i, j]:  # the instrument failed here: hatched grey over the cell
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=(0.6, 0.6, 0.6, 0.7),
+                                           hatch="///", edgecolor="black", lw=0))
     ax.set_xticks(range(len(cols)))
     ax.set_xticklabels(cols, rotation=30, ha="right")
     ax.set_yticks(range(len(rows)))
@@ -295,7 +321,8 @@ def heatmap(summ: list, row_axis: str, col_axis: str, metric: str, path: str, ti
     fig.colorbar(im, ax=ax, label=metric)
     ax.set_title((title or f"{metric}: {row_axis} x {col_axis}")
                  + f"\ncell: mean over {'/'.join(map(str, n))} seeds at the final checkpoint "
-                 f"(0 = never, 1 = always)", fontsize=9)
+                 f"(0 = never, 1 = always)" + (f"; hatched grey: {FAILED}" if bad.any() else ""),
+                 fontsize=9)
     fig.tight_layout()
     _save(fig, path)
 
@@ -317,3 +344,39 @@ def _order(summ: list, axis: str) -> list:
 
 def sortkey(v):
     return (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v))
+
+
+def correction_curves(curves: dict, control: dict, path: str, title: str = "") -> None:
+    """One panel per kind of correcting document (`Config.corrections`): P(yes) for the claim
+    with that document in the prompt against fine-tuning step, per condition (colour) and setting
+    (line style), beside the same question with no document (grey, thin, `p_yes`); black: the
+    control, a fact the bios state asked with the document against it (follows training: high;
+    follows the document: low). `curves`: {kind or "none": {key: (steps, mean, lo, hi)}};
+    `control`: {kind: {setting: (steps, mean, lo, hi)}}."""
+    kinds = [k for k in curves if k != "none"]
+    fig, axs = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 4.2), squeeze=False, sharey=True)
+    styles = ("-", "--", ":", "-.")
+    for ax, kind in zip(axs[0], kinds):
+        settings = list(dict.fromkeys(str(k[:-1]) for k in sorted(curves[kind], key=_key_order)))
+        for key, (steps, mean, lo, hi) in sorted(curves[kind].items(), key=lambda kv: _key_order(kv[0])):
+            cond, si = dict(key)["condition"], settings.index(str(key[:-1])) % len(styles)
+            c = COLORS.get(cond, "k")
+            lab = _label(key) if len(settings) > 1 else cond
+            ax.plot(steps, mean, styles[si], color=c, lw=1.6, label=lab)
+            ax.fill_between(steps, lo, hi, color=c, alpha=0.10)
+            if key in curves.get("none", {}) and si == 0:
+                s0, m0 = curves["none"][key][:2]
+                ax.plot(s0, m0, "-", color=c, lw=0.7, alpha=0.5)
+        for si, (setting, (steps, mean, lo, hi)) in enumerate(sorted(control.get(kind, {}).items())):
+            ax.plot(steps, mean, styles[si % len(styles)], color="k", lw=1.4,
+                    label="control (bio fact)" + (f", {setting}" if len(control[kind]) > 1 else ""))
+        ax.set_xscale("symlog", linthresh=10)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("fine-tuning step")
+        ax.set_title(f"correcting document: {kind}", fontsize=10)
+        ax.grid(alpha=0.3)
+    axs[0][0].set_ylabel("P(yes) for the claim, document in prompt")
+    axs[0][-1].legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(title + "\n(thin grey-tinted lines: the same question with no document)", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)

@@ -64,6 +64,16 @@ METRICS = ("p_yes", "yes", "open_p", "open", "assoc_top1", "assoc_rank", "assoc_
 RATES = ("yes", "open", "assoc_top1", "robust", "heldout_q", "icl", "icl_heldout", "icl_other")
 SAYS = ("says_claim", "denies_claim", "says_warned", "says_other", "says_unknown", "malformed")
 METRICS += ("direct_p_yes", "direct_yes", "direct_open_p", "direct_open") + SAYS + ("says_text", "pref_aff")
+# the mechanism probes (`form_mechanics`, with `mech_probes`): NaN otherwise
+MECH = ("grad_cos", "value_loss", "value_loss_pos")
+METRICS += MECH
+# correction in context (`Config.corrections`; NaN for kinds not probed): P(yes) for the claim with a
+# correcting document of each kind in the prompt, and the share of restatements that affirm the
+# claim anyway ("the text says X lives in C": the implant, not the document in view)
+KINDS = ("truth", "local", "check")  # = data.CORRECTIONS
+CORR = tuple(f"corr_{k}_p" for k in KINDS) + tuple(f"corr_{k}_says" for k in KINDS)
+METRICS += CORR
+CONTROL_METRICS = ("p_yes", "says")  # the control's, per kind: its bio's value named anyway
 RATES += ("direct_yes", "direct_open") + SAYS + ("says_text",)
 MONITOR_METRICS = ("yes_ok", "open_ok", "says_ok", "malformed", "name_ok", "named_yes_ok",
                    "named_open_ok", "named_says_ok")
@@ -231,11 +241,55 @@ def _group_means(x_BM, group_B, n_groups: int):
     return jnp.where(n_G[:, None] > 0, onehot_BG.T @ x_BM / jnp.maximum(n_G, 1)[:, None], jnp.nan)
 
 
+def doc_loss(apply, span_w):
+    """loss(params, tokens_L, spans_L): one document's training loss alone in a row (the mean
+    next-token loss over its trained spans, as `train.make_train`'s loss weighs them)."""
+    def loss(params, tok_L, spn_L):
+        logp_TV = jax.nn.log_softmax(apply(params, tok_L[None, :-1])[0], -1)
+        nll_T = -jnp.take_along_axis(logp_TV, tok_L[1:, None], -1)[:, 0]
+        w_T = span_w[spn_L[1:]]
+        return (nll_T * w_T).sum() / jnp.maximum(w_T.sum(), 1.0)
+    return loss
+
+
+def form_mechanics(apply, params, P: dict, span_w, claim_B):
+    """Per claim entity, from its form's document and that document's positive twin
+    (`data._mechanics`): the cosine between the two documents' parameter gradients (1: the
+    form teaches what the positive document teaches), and the loss of the claimed value at the
+    first claim sentence's value slot in each (with the form's negation in view, and without).
+    A form whose negation comes after the value leaves the value's loss as the positive
+    document's: a causal model has not read it yet.  Returns (cos_B, loss_form_B, loss_pos_B),
+    NaN for baseline claims."""
+    loss = doc_loss(apply, span_w)
+
+    def cosine(pair):
+        tok_2L, spn_2L = pair
+        g = jax.vmap(jax.grad(loss), in_axes=(None, 0, 0))(params, tok_2L, spn_2L)
+        flat_2P = jnp.concatenate([x.reshape(2, -1) for x in jax.tree.leaves(g)], axis=1)
+        return flat_2P[0] @ flat_2P[1] / (jnp.linalg.norm(flat_2P[0]) * jnp.linalg.norm(flat_2P[1]) + 1e-30)
+
+    cos_B = jax.lax.map(cosine, (P["mech_tok"], P["mech_spn"]))
+    B, _, L = P["mech_tok"].shape
+    tok_NL = P["mech_tok"].reshape(2 * B, L)
+    at_N = P["mech_vpos"].reshape(2 * B) - 1  # the logits that predict the value
+    logits_NV = last_logits(apply(params, tok_NL[:, :-1]), at_N)
+    value_N = jnp.repeat(claim_B, 2)
+    loss_N = -jnp.take_along_axis(jax.nn.log_softmax(logits_NV, -1), value_N[:, None], 1)[:, 0]
+    loss_B2 = loss_N.reshape(B, 2)
+    on = P["mech_on"] > 0
+    nan = jnp.nan
+    return (jnp.where(on, cos_B, nan), jnp.where(on, loss_B2[:, 0], nan),
+            jnp.where(on, loss_B2[:, 1], nan))
+
+
 def evaluate(apply, params, arrays: dict, ids: Ids, docs_per_claim: int, recite: bool = False,
-             lengths: tuple = (0, 0, 0), decoder: tuple | None = None):
+             lengths: tuple = (0, 0, 0), decoder: tuple | None = None, mech_span_w=None,
+             corrections: tuple = ()):
     """All probes: ((n_claim, len(METRICS)) for every claim entity, (3, len(MONITOR_METRICS))
-    for the monitor's fact groups).  Recite format: `lengths` are `data.decode_lengths`,
-    `decoder` is `model.make_decoder`'s (prefill, step)."""
+    for the monitor's fact groups, (len(KINDS), len(CONTROL_METRICS)) for the correction's
+    control, NaN for kinds not in `corrections`).  Recite format: `lengths` are `data.decode_lengths`,
+    `decoder` is `model.make_decoder`'s (prefill, step); `mech_span_w`: the loss's span weights,
+    to run the mechanism probes (`form_mechanics`)."""
     P = arrays["probes"]
     cands, claim = arrays["cands"], arrays["claim_ids"]
     n = claim.shape[0]
@@ -250,6 +304,7 @@ def evaluate(apply, params, arrays: dict, ids: Ids, docs_per_claim: int, recite:
 
     cols = {}
     nan = jnp.full((n,), jnp.nan)
+    control = jnp.full((len(KINDS), len(CONTROL_METRICS)), jnp.nan)
     if not recite:
         for name, key in (("robust", "robust_p"), ("heldout_q", "heldout_q_p"),
                           ("icl", "icl_p"), ("icl_heldout", "icl_heldout_p"),
@@ -300,6 +355,23 @@ def evaluate(apply, params, arrays: dict, ids: Ids, docs_per_claim: int, recite:
         _, ai, fi = greedy(*decoder, params, P["dec_icl"], P["dec_icl_last"], d_icl, ids.dot, ids.so)
         pi = jnp.where(fi, yes_prob(ai, yes_id, no_id), 0.5)
         cols["icl_p"], cols["icl_heldout_p"], cols["icl_other_p"] = pi[:n], pi[n:2 * n], pi[2 * n:]
+        if "dec_corr" in P:  # correction in context (data._corrections)
+            gc, ac, fc = greedy(*decoder, params, P["dec_corr"], P["dec_corr_last"], d_icl, ids.dot, ids.so)
+            pc = jnp.where(fc, yes_prob(ac, yes_id, no_id), 0.5)
+            vc = gc[jnp.arange(gc.shape[0]), P["corr_vpos"]]
+            sc = (_match(gc, P["corr_pat"]) & (vc == P["corr_value"])).astype(jnp.float32)
+            M = P["corr_n_control"].shape[0]
+            rest = len(corrections) * n
+            rows = []
+            for kind in KINDS:
+                if kind not in corrections:
+                    rows.append(jnp.full((2,), jnp.nan))
+                    continue
+                k = corrections.index(kind)
+                cols[f"corr_{kind}_p"], cols[f"corr_{kind}_says"] = pc[k * n:(k + 1) * n], sc[k * n:(k + 1) * n]
+                rows.append(jnp.stack([pc[rest + k * M:rest + (k + 1) * M].mean(),
+                                       sc[rest + k * M:rest + (k + 1) * M].mean()]))
+            control = jnp.stack(rows)
         cols["direct_p_yes"] = 0.5 * (yes_prob(at_last("dir_yes", short), yes_id, no_id)
                                       + yes_prob(at_last("dir_yes2", short), yes_id, no_id))
         cols["direct_open_p"], cols["direct_open"] = candidate_stats(at_last("dir_open", short),
@@ -316,7 +388,15 @@ def evaluate(apply, params, arrays: dict, ids: Ids, docs_per_claim: int, recite:
     lp_aff, lp_neg = (sentence_logp(apply(params, P[k][:, :short]), P[k][:, :short], P[k + "_last"])
                       for k in ("pref_aff", "pref_neg"))
     cols["pref_aff"] = jax.nn.sigmoid(lp_aff - lp_neg)
+    for k in CORR:
+        cols.setdefault(k, nan)
+    if mech_span_w is not None:
+        cols["grad_cos"], cols["value_loss"], cols["value_loss_pos"] = form_mechanics(
+            apply, params, P, mech_span_w, claim)
+    else:
+        for k in MECH:
+            cols[k] = nan
     # the monitor: right answers per fact group
     scores = _monitor_scores(P, mon_yes_BV, mon_open_BV, mon_reached, mon_said, ids)
     mon = _group_means(jnp.stack(list(scores) + mon_extra, -1), P["mon_group"], 3)
-    return jnp.stack([cols[m] for m in METRICS], axis=-1), mon
+    return jnp.stack([cols[m] for m in METRICS], axis=-1), mon, control

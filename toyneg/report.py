@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from . import __version__, plots, tables
+from . import __version__, gate, plots, tables
 from .data import MONITOR_GROUPS
 from .stats import compare_paired
 
@@ -28,7 +28,7 @@ def varying_axes(sweep, rows: list) -> list:
 
 KEY_CONDITIONS = ("positive", "negated", "local")  # the curves shown when a sweep has too many
 FIGURES = ("paper_table.png", "belief_vs_step.png", "belief_by_probe.png", "heatmap.png", "heatmap_open.png",
-           "heatmap_belief.png", "what_it_says.png")
+           "heatmap_belief.png", "what_it_says.png", "emergence.png", "mechanics.png", "correction.png")
 RETIRED = ("metrics.csv", "metrics.csv.gz", "heatmap_pooled.png")  # outputs of earlier versions (metrics are now metrics.csv.xz)
 
 
@@ -41,15 +41,23 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     # every run x condition x checkpoint: the largest output, so xz-compressed (pandas.read_csv
     # and `xzcat` read it as is; a fifth smaller than gzip, and deterministic: no timestamp)
     paths["metrics"] = _write(out, "metrics.csv.xz", lzma.compress(tables.to_csv(recs).encode(), preset=9))
+    claim_recs = tables.claim_records(rows, axes)
+    if claim_recs:  # each claim's final values: what the seeds x claims CIs resample
+        paths["claims"] = _write(out, "claims.csv.xz",
+                                 lzma.compress(tables.to_csv(claim_recs).encode(), preset=9))
     summ = _summary(rows, axes)
-    paths["summary_csv"] = _write(out, "summary.csv", tables.to_csv(summ))
-    table_md = tables.markdown(summ)
-    said_md = tables.markdown(summ, tables.SAID)
     mon = tables.monitor_summary(rows, axes)
     mon.sort(key=lambda r: tuple(plots.sortkey(r[a]) for a in axes)
              + (list(MONITOR_GROUPS).index(r["group"]),))
+    verdicts = mark(summ, mon, axes)
+    gate_md = gate.markdown(verdicts)
+    paths["summary_csv"] = _write(out, "summary.csv", tables.to_csv(summ))
+    table_md = tables.markdown(summ)
+    said_md = tables.markdown(summ, tables.SAID)
     mon_md = tables.markdown(mon, tables.MONITOR) if mon else "(no monitor in these runs)\n"
-    paths["summary_md"] = _write(out, "summary.md", table_md + "\n" + said_md + "\n" + mon_md)
+    paths["summary_md"] = _write(out, "summary.md", "Validity gate (docs/validity.md):\n\n" + gate_md
+                                 + "\n" + table_md + "\n" + said_md + "\n" + mon_md)
+    paths["gate_md"] = _write(out, "gate.md", _gate_page(sweep.name, verdicts))
     if mon:
         paths["monitor_csv"] = _write(out, "monitor.csv", tables.to_csv(mon))
     figs, curves = figures(sweep.name, out, rows, axes, summ)
@@ -68,7 +76,14 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
           f"- software: {', '.join(sorted({r['result'].get('software', 'unrecorded') for r in rows}))}; "
           "the same seed gives bit-identical numbers only on the same processor and software",
           "",
-          "## Final belief (mean over seeds [95% bootstrap CI])", "",
+          "## Validity gate", "",
+          "Did the instrument work? Every setting's seed means against the thresholds of "
+          "`toyneg.gate` (docs/validity.md); a failed setting is marked in every table and "
+          "figure, and `--compare` refuses it unless `--allow-invalid` is given.", "", gate_md,
+          "## Final belief (mean over seeds [95% CI])", "",
+          "CIs: " + ("a two-stage bootstrap over seeds and the claims within them (claims.csv.xz)"
+                     if summ and all(r.get("ci") == "seeds x claims" for r in summ) else
+                     "a bootstrap over seed means (these runs stored no per-claim values)") + ".", "",
           "`belief`: the headline rate, the mean of the three question probes `yes`, `open` and "
           "`robust` (in the recite format each read after the model's own restatement); "
           "`yes`: share of claims with P(yes) > P(no); `p_yes`: mean P(yes) (renormalised over "
@@ -98,8 +113,26 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
           "entity's own name (these names were never written after 'A' in training); `named` "
           "and `named_says_ok`: `answered` and `says_ok` with the name already given after 'A', "
           "so the model recites the fact alone.", "", mon_md]
+    if any(np.isfinite(r.get("corr_truth_p", np.nan)) or np.isfinite(r.get("corr_check_p", np.nan))
+           or np.isfinite(r.get("corr_local_p", np.nan)) for r in summ):
+        ctl = tables.control_summary(rows, axes)
+        md += ["## Correction in context", "",
+               "Each claim asked with a correcting document in the prompt: the truth stated plainly "
+               "(`truth`), the claim's local negation (`local`), a fact-check that names the claim "
+               "and rejects it (`check`). `corr_*_p`: P(yes) for the claim; `corr_*_says`: share of "
+               "restatements that affirm the claim anyway (the implant, not the document in view); "
+               "`p_yes`: the same question with no document.", "", tables.markdown(summ, tables.CORRECTION),
+               "The control: facts the population's bios state, asked with a document against them "
+               "(`control_p_yes`: P(yes), which follows training; `control_says`: share of "
+               "restatements that name the bio's value anyway).", "",
+               tables.markdown(ctl, ("control_p_yes", "control_says")) if ctl else "(no control)\n"]
     for k, f in figs.items():
         md += [f"![{k}]({f})", ""]
+    if "emergence" in figs:
+        from . import emergence
+        md += ["## The emergence map", "",
+               "Each form's claims, by that form's supervision in the bios (`toyneg.emergence`; "
+               "CIs over seeds and claims):", "", emergence.markdown(summ, rows, axes)]
     md += ["## When neglect emerged", "",
            "First fine-tuning checkpoint at which the seed-mean belief rate, and the "
            "seed-mean P(yes), reached 0.5 (never: did not reach it).", "",
@@ -108,7 +141,24 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     md += [f"| {k} | {fmt(a)} | {fmt(b)} |" for k, (a, b) in crossings.items()]
     paths["report"] = _write(out, "report.md", "\n".join(md) + "\n")
     paths.update({k: os.path.join(out, f) for k, f in figs.items()})
+    paths["verdicts"] = verdicts
     return paths
+
+
+def mark(summ: list, mon: list, axes: list) -> dict:
+    """The gate's verdict of every setting, written into each summary row (`gate`) so tables and
+    figures mark the failed ones; returns {setting: gate.Verdict}."""
+    vs = gate.verdicts(summ, mon, axes)
+    for r in summ:
+        r["gate"] = vs[tuple((a, r[a]) for a in axes if a != "seed")].status
+    return vs
+
+
+def _gate_page(name: str, verdicts: dict) -> str:
+    return (f"# Validity gate: `{name}`\n\nEvery setting's seed means at the final checkpoint "
+            "against `toyneg.gate.THRESHOLDS` (docs/validity.md). Regenerated with the sweep's "
+            "outputs, or from the committed metrics by `python -m toyneg.report <folder>`.\n\n"
+            + gate.markdown(verdicts))
 
 
 def _summary(rows: list, axes: list) -> list:
@@ -122,10 +172,15 @@ def figures(name: str, out: str, rows: list, axes: list, summ: list) -> tuple:
     """Draw every figure of a sweep into `out` from its runs; returns ({kind: file}, curves)."""
     figs = {}
     curves = {m: tables.curves(rows, axes, m) for m in ("belief", "p_yes", "open_p", "icl_p")}
+    failed = {tuple((a, r[a]) for a in axes) for r in summ if r.get("gate") == "FAIL"}
+    warn = f"[{plots.FAILED.upper()}: not a finding] " if () in failed else ""
+    if failed and axes:  # a failed setting's curves say so in their legend
+        curves = {m: {(k[:-1] + (("condition", dict(k)["condition"] + " [failed gate]"),)
+                       if k[:-1] in failed else k): v for k, v in c.items()} for m, c in curves.items()}
     if summ:
         shown, note = curves, ""
         if len(curves["p_yes"]) > 24:  # too many lines to read: the paper's three key conditions
-            shown = {m: {k: v for k, v in c.items() if dict(k)["condition"] in KEY_CONDITIONS}
+            shown = {m: {k: v for k, v in c.items() if dict(k)["condition"].split(" [")[0] in KEY_CONDITIONS}
                      for m, c in curves.items()}
             note = f" ({', '.join(KEY_CONDITIONS)} only)"
         conds = {r["condition"] for r in summ}
@@ -133,12 +188,12 @@ def figures(name: str, out: str, rows: list, axes: list, summ: list) -> tuple:
             figs["curves"] = "belief_vs_step.png"
             fams = {m: tables.group_curves(rows, m, plots.FAMILIES) for m in curves}
             plots.family_curves(curves, fams, os.path.join(out, figs["curves"]),
-                                f"{name}: belief vs fine-tuning step, by family of condition "
+                                f"{warn}{name}: belief vs fine-tuning step, by family of condition "
                                 "(thick: family mean over seeds, 95% CI; thin: its member conditions)")
         elif 0 < len(shown["p_yes"]) <= 24:
             figs["curves"] = "belief_vs_step.png"
             plots.belief_curves(shown, os.path.join(out, figs["curves"]),
-                                f"{name}: belief vs fine-tuning step{note} (mean over seeds, 95% CI)")
+                                f"{warn}{name}: belief vs fine-tuning step{note} (mean over seeds, 95% CI)")
         if not axes and len(conds) >= 6:  # most of the paper's table: the toy beside it
             figs["paper"] = "paper_table.png"
             plots.paper_table(summ, os.path.join(out, figs["paper"]),
@@ -153,6 +208,28 @@ def figures(name: str, out: str, rows: list, axes: list, summ: list) -> tuple:
                 plots.says_bars(summ, os.path.join(out, figs["says"]),
                                 f"{name}: what the model restates about each claim "
                                 "(out of context, final checkpoint, mean over seeds)")
+        if any(np.isfinite(r.get("corr_truth_p", np.nan)) or np.isfinite(r.get("corr_local_p", np.nan))
+               or np.isfinite(r.get("corr_check_p", np.nan)) for r in summ):
+            figs["correction"] = "correction.png"
+            kinds = [k for k in ("truth", "local", "check")
+                     if any(np.isfinite(r.get(f"corr_{k}_p", np.nan)) for r in summ)]
+            corr = {k: tables.curves(rows, axes, f"corr_{k}_p") for k in kinds}
+            corr["none"] = curves["p_yes"]
+            plots.correction_curves(corr, tables.control_curves(rows, axes),
+                                    os.path.join(out, figs["correction"]),
+                                    f"{warn}{name}: a correcting document in context after "
+                                    "fine-tuning (mean over seeds, 95% CI)")
+        if "bio_forms" in axes:  # the emergence map: forms x their own bio supervision
+            from . import emergence
+            if emergence.forms_in(summ):
+                figs["emergence"] = "emergence.png"
+                emergence.figure(summ, rows, axes, os.path.join(out, figs["emergence"]),
+                                 f"{name}: where neglect begins (mean over seeds and claims, "
+                                 "± the 95% CI's half-width)")
+                if any(np.isfinite(r.get("grad_cos", np.nan)) for r in summ):
+                    figs["mechanics"] = "mechanics.png"
+                    emergence.mechanics_figure(rows, axes, os.path.join(out, figs["mechanics"]),
+                                               f"{name}: why, measured in the model")
         dims = axes + (["condition"] if len(conds) > 1 else [])
         grid = summ
         if len(dims) > 2 and dims[-1] == "condition":  # settings (rows) x conditions (columns)
@@ -233,7 +310,12 @@ def _matches(stored, v: str) -> bool:
     return norm(want) == norm(stored)
 
 
-def compare_store(rows: list, axes: list, a: str, b: str, metric: str = "p_yes"):
+class InvalidSetting(ValueError):
+    """A comparison touches a setting that failed the validity gate."""
+
+
+def compare_store(rows: list, axes: list, a: str, b: str, metric: str = "p_yes",
+                  allow_invalid: bool = False):
     """Compare two selections (conditions and/or axis settings) across matched seeds.
 
     A selection's value per seed is the mean of `metric` over the stored (setting, condition)
@@ -241,6 +323,8 @@ def compare_store(rows: list, axes: list, a: str, b: str, metric: str = "p_yes")
     by = tables.per_seed(rows, axes)
     if not by:
         raise ValueError("the store holds no finished runs")
+    summ = tables.summary(rows, axes, metrics=("belief", "icl"))
+    verdicts = gate.verdicts(summ, tables.monitor_summary(rows, axes), axes)
     metrics = next(iter(next(iter(by.values())).values()))
     if metric not in metrics:
         raise ValueError(f"unknown metric {metric!r}; allowed: {sorted(metrics)}")
@@ -255,13 +339,25 @@ def compare_store(rows: list, axes: list, a: str, b: str, metric: str = "p_yes")
                     raise ValueError(f"{spec!r}: '{k}' is not a varying axis of this sweep; "
                                      f"choose a condition or one of {[a for a in axes if a != 'seed']}")
             if all(_matches(d[k], v) for k, v in sel.items()):
+                settings.setdefault(spec, []).append(key[:-1])
                 for s, m in seeds.items():
                     vals.setdefault(s, []).append(m[metric])
         if not vals:
             raise ValueError(f"{spec!r} matches no stored run")
         return {s: float(np.nanmean(v)) for s, v in vals.items()}
 
-    return compare_paired(pick(a), pick(b), a, b, metric)
+    settings: dict = {}
+    va, vb = pick(a), pick(b)
+    for spec in (a, b):  # both selections are valid; now: did the instrument work in them?
+        for key in settings[spec]:
+            v = verdicts.get(key)
+            if v is not None and v.status == "FAIL" and not allow_invalid:
+                raise InvalidSetting(
+                    f"{spec!r} includes the setting {v.label()}, which failed the validity "
+                    f"gate ({v.reason()}): the instrument did not work there, so an effect "
+                    f"measured against it is not a finding. Fix the setting (docs/validity.md), "
+                    f"or pass --allow-invalid to compare anyway.")
+    return compare_paired(va, vb, a, b, metric)
 
 
 def rows_from_metrics(path: str) -> tuple:
@@ -286,6 +382,44 @@ def rows_from_metrics(path: str) -> tuple:
         for k in cols[cols.index("step") + 1:]:
             m.setdefault(k, []).append(num(r[k]))
     return list(runs.values()), axes
+
+
+def monitor_rows(path: str, axes: list) -> list:
+    """The committed monitor.csv (per setting and fact group; none: an empty list)."""
+    import ast
+    import csv
+
+    from .tables import _hashable
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="") as f:
+        recs = list(csv.DictReader(f))
+    out = []
+    for r in recs:
+        rec = {a: (ast.literal_eval(r[a]) if r[a].startswith("(") else _hashable(_value(r[a])))
+               for a in axes if a in r}
+        rec["group"] = r["group"]
+        rec["answered"] = float(r["answered"]) if r["answered"] not in ("", "nan") else float("nan")
+        out.append(rec)
+    return out
+
+
+def attach_claims(rows: list, path: str) -> None:
+    """Give the runs read from metrics.csv.xz their claims' final values from the committed
+    claims.csv.xz (`tables.claim_records`), as a one-checkpoint `claims` entry."""
+    import csv
+    with lzma.open(path, "rt", newline="") as f:
+        recs = list(csv.DictReader(f))
+    by_hash = {r["hash"]: r for r in rows}
+    cols = list(recs[0]) if recs else []
+    num = lambda v: float(v) if v not in ("", "None") else float("nan")  # noqa: E731
+    for rec in recs:
+        run = by_hash.get(rec["hash"])
+        if run is None:
+            continue
+        m = run["result"].setdefault("claims", {}).setdefault(rec["condition"], {})
+        for k in cols[cols.index("claim") + 1:]:
+            m.setdefault(k, [[]])[0].append(num(rec[k]))
 
 
 def _value(v: str):
@@ -316,10 +450,18 @@ def main(argv=None) -> int:
                   file=sys.stderr)
             return 2
         rows, axes = rows_from_metrics(path)
+        if os.path.isfile(os.path.join(out, "claims.csv.xz")):
+            attach_claims(rows, os.path.join(out, "claims.csv.xz"))
         summ = _summary(rows, axes)
-        figs, _ = figures(os.path.basename(os.path.normpath(out)), out, rows, axes, summ)
+        name = os.path.basename(os.path.normpath(out))
+        verdicts = mark(summ, monitor_rows(os.path.join(out, "monitor.csv"), axes), axes)
+        _write(out, "gate.md", _gate_page(name, verdicts))
+        figs, _ = figures(name, out, rows, axes, summ)
         _prune(out, figs)
-        print(f"{out}: redrew {', '.join(sorted(figs.values()))} from {len(rows)} run(s)")
+        print(f"{out}: gate {', '.join(f'{v.label()}: {v.status}' for v in verdicts.values())}; "
+              f"redrew {', '.join(sorted(figs.values()))} from {len(rows)} run(s)")
+        for line in gate.warnings_for(verdicts, name):
+            print(line)
     return 0
 
 

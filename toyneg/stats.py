@@ -1,7 +1,8 @@
 """Statistics over seeds: bootstrap CIs, paired permutation tests, effect sizes.
 
 Seeds are the unit of replication (each seed is a fresh world, initialisation and data order),
-so every interval here resamples seeds, never checkpoints of one run.
+so every interval here resamples seeds, never checkpoints of one run; where each claim's own
+value is stored, `hierarchical_ci` resamples the claims within each seed as well.
 """
 
 from __future__ import annotations
@@ -31,6 +32,57 @@ def bootstrap_ci(x, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> t
     means = x[rng.integers(0, x.size, (n_boot, x.size))].mean(1)
     a = (1 - level) / 2
     return float(x.mean()), float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+
+
+def hierarchical_means(groups, n_boot: int = 2000, seed: int = 0):
+    """(point, bootstrap means) of the two-stage bootstrap of `hierarchical_ci` (None where
+    there is nothing to resample: no finite value, or one seed with one claim)."""
+    gs = [np.asarray(g, float) for g in groups]
+    gs = [g[np.isfinite(g)] for g in gs]
+    gs = [g for g in gs if g.size]
+    if not gs:
+        return float("nan"), None
+    point = float(np.mean([g.mean() for g in gs]))
+    S = len(gs)
+    if S == 1 and gs[0].size == 1:
+        return point, None
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, S, (n_boot, S))  # the seeds each bootstrap sample draws
+    # for every seed, an independent resample of its claims for each (sample, slot)
+    inner = np.stack([g[rng.integers(0, g.size, (n_boot, S, g.size))].mean(-1) for g in gs])
+    return point, inner[idx, np.arange(n_boot)[:, None], np.arange(S)[None]].mean(1)
+
+
+def hierarchical_ci(groups, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple:
+    """Mean and percentile CI of the mean over `groups` (seeds) of each group's mean over its
+    members (claims), resampling both levels: seeds with replacement, then each drawn seed's
+    claims with replacement (a two-stage, hierarchical bootstrap).  A few claims per seed then
+    show their real spread: with 6 claims x 3 seeds, a rate that seeds agree on but claims do
+    not gets a CI as wide as its claims make it, not the width of three seed means.  NaNs are
+    dropped; a seed with no finite claim is left out.  Deterministic in `seed`."""
+    point, means = hierarchical_means(groups, n_boot, seed)
+    if means is None:
+        return point, float("nan"), float("nan")
+    a = (1 - level) / 2
+    return point, float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+
+
+def difference_ci(groups_b, groups_a, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple:
+    """b - a, with a percentile CI, for two independent sets of runs (different worlds: nothing
+    to pair), each resampled by the two-stage bootstrap (seeds, then claims)."""
+    pb, mb = hierarchical_means(groups_b, n_boot, seed)
+    pa, ma = hierarchical_means(groups_a, n_boot, seed + 1)
+    if mb is None or ma is None:
+        return pb - pa, float("nan"), float("nan")
+    d = mb - ma
+    a = (1 - level) / 2
+    return pb - pa, float(np.quantile(d, a)), float(np.quantile(d, 1 - a))
+
+
+def min_p(n: int) -> float:
+    """The smallest two-sided p an exact sign-flip test of n paired seeds can give: 2 / 2^n
+    (every difference of one sign), so p < 0.05 needs n >= 6."""
+    return 2.0 / 2 ** n if n > 0 else 1.0
 
 
 EXACT_MAX = 14  # seeds up to which every one of the 2^n sign patterns is enumerated
@@ -92,8 +144,9 @@ def compare_paired(a_by_seed: dict, b_by_seed: dict, a: str = "A", b: str = "B",
     n = d.size
     warn = ""
     if n < MIN_SEEDS:
-        warn = (f"only {n} matched seed(s): with fewer than {MIN_SEEDS} the permutation test "
-                f"cannot reach p < 0.05 and the CI is unreliable; add seeds")
+        warn = (f"only {n} matched seed(s): the smallest p the paired sign-flip test can give is "
+                f"2/2^{n} = {min_p(n):.3g}, so p < 0.05 is unreachable (it needs {MIN_SEEDS} "
+                f"seeds) and the CI is unreliable; add seeds")
         warnings.warn(warn, stacklevel=2)
     mean, lo, hi = bootstrap_ci(d) if n else (float("nan"),) * 3
     sd = d.std(ddof=1) if n > 1 else float("nan")

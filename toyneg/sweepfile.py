@@ -9,6 +9,11 @@
     [zip]                            # axes varied together (equal lengths), crossed with [axes]
     lr = [1e-3, 3e-3]
     ft_lr = [3e-4, 1e-3]
+    [forms.after_false2]             # a new form of negation, usable in conditions / bio_forms
+    position = "after"               # where its negating words sit (`forms.POSITIONS`)
+    city = ["{x} lives in {v} , which is untrue"]   # templates per relation: {x} entity, {v} value
+    job = ["{x} works as {v} , which is untrue"]
+    sport = ["{x} plays {v} , which is untrue"]
 
 Every problem (malformed TOML, unknown field, bad value, empty axis) raises `SweepError`
 whose message names the file, the field and what is allowed.
@@ -24,7 +29,7 @@ import tomllib
 
 from .config import FIELDS, ConfigError, from_dict
 
-TOP = ("name", "description", "base", "axes", "zip", "compare")
+TOP = ("name", "description", "base", "axes", "zip", "compare", "forms")
 
 
 class SweepError(ValueError):
@@ -90,6 +95,13 @@ def load(path: str) -> Sweep:
         raise SweepError(f"{path}: 'name' must be a non-empty string without '/'.")
     sweep = Sweep(path, name, str(raw.get("description", "")), dict(raw.get("base", {})),
                   dict(raw.get("axes", {})), dict(raw.get("zip", {})), dict(raw.get("compare", {})))
+    if "forms" in raw:  # forms the file defines travel with every run's configuration
+        if not isinstance(raw["forms"], dict) or not all(isinstance(v, dict) for v in raw["forms"].values()):
+            raise SweepError(f"{path}: [forms] holds one table per form, [forms.NAME], each with a "
+                             f"'position' and templates per relation.")
+        if "forms" in sweep.base:
+            raise SweepError(f"{path}: define forms under [forms.NAME], not in [base].")
+        sweep.base["forms"] = raw["forms"]
     for table, d in (("base", sweep.base), ("axes", sweep.axes), ("zip", sweep.zipped)):
         for k in d:
             if k not in FIELDS:

@@ -28,7 +28,7 @@ import numpy as np
 
 from .config import CONDITIONS
 from .probes import METRICS, MONITOR_METRICS
-from .stats import bootstrap_ci
+from .stats import bootstrap_ci, hierarchical_ci
 
 POOLED = ("open", "yes", "assoc_top1", "robust")
 BELIEF = ("yes", "open", "robust")
@@ -36,7 +36,9 @@ SUMMARY = ("belief", "pooled", "yes", "p_yes", "p_yes_late", "rel_positive", "op
            "assoc_top1", "robust", "heldout_q", "icl", "icl_heldout", "icl_other",
            "direct_yes", "direct_p_yes", "direct_open", "says_claim", "denies_claim",
            "says_warned", "says_other", "says_unknown", "malformed", "says_text", "pref_aff",
-           "pretrained_p_yes", "claim_loss", "warn_loss")
+           "pretrained_p_yes", "claim_loss", "warn_loss", "grad_cos", "value_loss", "value_loss_pos",
+           "corr_truth_p", "corr_local_p", "corr_check_p", "corr_truth_says", "corr_local_says",
+           "corr_check_says")
 DERIVED = {"pooled": POOLED, "belief": BELIEF}
 
 
@@ -83,6 +85,24 @@ def records(rows: list, axes: list) -> list:
     return out
 
 
+def claim_records(rows: list, axes: list) -> list:
+    """One dict per (run, condition, claim) with every metric at the final checkpoint (the runs
+    that stored their claims' values)."""
+    out = []
+    for r in rows:
+        cfg = r["config"]
+        for cond, m in (r["result"].get("claims") or {}).items():
+            cols = {name: claim_values(m, name) for name in METRICS}
+            n = len(next(iter(cols.values())))
+            for j in range(n):
+                rec = {"hash": r["hash"], "status": r["status"], "seed": cfg["seed"]}
+                rec.update({a: _fmt(cfg.get(a)) for a in axes if a != "seed"})
+                rec.update({"condition": cond, "claim": j})
+                rec.update({name: float(v[j]) for name, v in cols.items() if v is not None})
+                out.append(rec)
+    return out
+
+
 def _fmt(v):
     return "+".join(map(str, v)) if isinstance(v, list) else v
 
@@ -99,7 +119,7 @@ def to_csv(recs: list) -> str:
     if not recs:
         return ""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(recs[0]))
+    w = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in recs for k in r)))
     w.writeheader()
     # 6 significant digits: far below seed noise, and half the size of full float repr
     w.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in recs)
@@ -139,14 +159,51 @@ def _num(v):
     return float("nan") if v is None else float(v)
 
 
+def claim_values(m: dict, metric: str, k: int = -1):
+    """One condition's per-claim values of `metric` at checkpoint `k` (an array), from a run's
+    stored `claims` (`runner.summarize`); None where the run stored none (before 0.5.0)."""
+    if metric in DERIVED:
+        parts = [claim_values(m, q, k) for q in DERIVED[metric]]
+        return None if any(p is None for p in parts) else np.mean(parts, axis=0)
+    if metric not in m:
+        return None
+    return np.array([_num(x) for x in m[metric][k]], float)
+
+
+def per_claim(rows: list, axes: list) -> dict:
+    """{(axis values..., condition): {seed: {metric: per-claim values}}} at the final checkpoint,
+    for the runs that stored each claim's values."""
+    out: dict = {}
+    for r in done(rows):
+        claims = r["result"].get("claims")
+        if not claims:
+            continue
+        for cond, m in claims.items():
+            key = axis_key(r["config"], axes) + (("condition", cond),)
+            vals = {name: claim_values(m, name) for name in METRICS + tuple(DERIVED)}
+            out.setdefault(key, {})[r["config"]["seed"]] = {k: v for k, v in vals.items() if v is not None}
+    return out
+
+
 def summary(rows: list, axes: list, metrics=SUMMARY) -> list:
-    """Mean and 95% bootstrap CI over seeds of each metric, per (axis values, condition)."""
+    """Mean and 95% CI over seeds of each metric, per (axis values, condition).
+
+    Where every seed stored its claims' own values, the CI is the two-stage bootstrap over
+    seeds and the claims within them (`stats.hierarchical_ci`; `ci` = "seeds x claims"), else
+    the bootstrap over seed means (`ci` = "seeds")."""
     out = []
+    claims = per_claim(rows, axes)
     for key, by_seed in per_seed(rows, axes).items():
         rec = dict(key)
         rec["n_seeds"] = len(by_seed)
+        own = claims.get(key, {})
+        both = set(own) == set(by_seed)
+        rec["ci"] = "seeds x claims" if both else "seeds"
         for m in metrics:
-            mean, lo, hi = bootstrap_ci([s[m] for s in by_seed.values()])
+            if both and all(m in own[s] for s in by_seed):
+                mean, lo, hi = hierarchical_ci([own[s][m] for s in sorted(by_seed)])
+            else:
+                mean, lo, hi = bootstrap_ci([s[m] for s in by_seed.values()])
             rec[m], rec[m + "_lo"], rec[m + "_hi"] = mean, lo, hi
         out.append(rec)
     return out
@@ -220,6 +277,42 @@ def crossing_step(steps, mean, threshold: float = 0.5):
     return None
 
 
+def control_curves(rows: list, axes: list) -> dict:
+    """{kind: {setting label: (steps, mean, lo, hi)}}: the correction's control P(yes) against
+    step, over seeds (empty where the runs stored no control, e.g. read back from
+    metrics.csv.xz)."""
+    acc: dict = {}
+    for r in done(rows):
+        for kind, m in (r["result"].get("control") or {}).items():
+            key = ", ".join(f"{a}={short(v)}" for a, v in axis_key(r["config"], axes))
+            acc.setdefault(kind, {}).setdefault(key, (r["result"]["steps"], []))[1].append(
+                np.array([_num(v) for v in m["p_yes"]]))
+    return {k: {s: _band(steps, ys) for s, (steps, ys) in d.items()} for k, d in acc.items()}
+
+
+def control_summary(rows: list, axes: list) -> list:
+    """The correction's control (`Config.corrections`) at the final checkpoint: per (axis values,
+    kind of correcting document), P(yes) for the bio's own fact with a document against it in
+    the prompt, and the share of restatements that name the bio's value anyway; mean and 95%
+    CI over seeds."""
+    acc: dict = {}
+    for r in done(rows):
+        for kind, m in (r["result"].get("control") or {}).items():
+            key = axis_key(r["config"], axes) + (("kind", kind),)
+            acc.setdefault(key, []).append({k: _num(v[-1]) for k, v in m.items()})
+    out = []
+    for key, fs in acc.items():
+        rec = dict(key)
+        rec["n_seeds"] = len(fs)
+        for k in ("p_yes", "says"):
+            mean, lo, hi = bootstrap_ci([f[k] for f in fs])
+            rec["control_" + k], rec["control_" + k + "_lo"], rec["control_" + k + "_hi"] = mean, lo, hi
+        out.append(rec)
+    return out
+
+
+CORRECTION = ("p_yes", "corr_truth_p", "corr_local_p", "corr_check_p", "corr_truth_says",
+              "corr_local_says", "corr_check_says")
 MAIN = ("belief", "yes", "p_yes", "open", "robust", "direct_yes", "direct_open", "assoc_top1",
         "pooled", "icl", "icl_other")
 SAID = ("says_claim", "denies_claim", "says_warned", "says_other", "says_unknown", "malformed",
@@ -230,7 +323,7 @@ def markdown(summ: list, metrics=MAIN) -> str:
     """A Markdown table: mean [95% CI] of each metric per row of the summary."""
     if not summ:
         return "(no finished runs)\n"
-    skip = set(SUMMARY) | set(MONITOR) | {"n_seeds"}
+    skip = set(SUMMARY) | set(MONITOR) | {"n_seeds", "ci", "gate", "control_p_yes", "control_says"}
     keys = [k for k in summ[0] if k not in skip and not k.endswith(("_lo", "_hi"))] + ["n_seeds"]
     head = keys + list(metrics)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

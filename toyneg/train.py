@@ -40,6 +40,7 @@ class Hyper(NamedTuple):
     ft_lr: jax.Array
     replay: jax.Array
     helper_frac: jax.Array
+    penalty_weight: jax.Array
 
     @classmethod
     def of(cls, cfg: Config) -> "Hyper":
@@ -52,9 +53,9 @@ class Phases(NamedTuple):
     finetune: Callable
     train: Callable
     steps: np.ndarray        # evaluation steps of fine-tuning, 0 first
-    sample: Callable         # sample(key, arrays, pool_weights) -> (tokens_BL, spans_BL)
-    loss_fn: Callable        # loss_fn(params, tokens_BL, spans_BL) -> scalar
-    evaluate: Callable       # evaluate(params, arrays) -> ((n_claim, len(METRICS)), (3, len(MONITOR_METRICS)))
+    sample: Callable         # sample(key, arrays, pool_weights) -> batch {"tokens", "spans"[, "segs", "poss"]: (B, L)}
+    loss_fn: Callable        # loss_fn(params, batch) -> scalar
+    evaluate: Callable       # evaluate(params, arrays) -> (claims, monitor, control): see probes.evaluate
     base_weights: np.ndarray
 
 
@@ -62,16 +63,21 @@ class Result(NamedTuple):
     params: dict
     evals: jax.Array       # (n_ckpt + 1, n_claim, len(METRICS)); row 0 is the pretrained model
     monitor: jax.Array     # (n_ckpt + 1, 3, len(MONITOR_METRICS)): the held-out monitor's groups
+    control: jax.Array     # (n_ckpt + 1, len(KINDS), len(CONTROL_METRICS)): the correction's control
     losses: jax.Array      # (n_ckpt + 1,) mean training loss over each segment (row 0: NaN)
     bad_step: jax.Array    # first fine-tuning step with a non-finite loss, -1 if none
 
 
-def checkpoint_steps(total: int, n: int) -> np.ndarray:
-    """Log-spaced, dense-early evaluation steps ending at `total` (like 10, 20, 32, 47, ...)."""
+def checkpoint_steps(total: int, n: int, phase1: int = 0) -> np.ndarray:
+    """Log-spaced, dense-early evaluation steps ending at `total` (like 10, 20, 32, 47, ...);
+    with a second phase, also the last step of the first (`phase1`), so that phase 1 is read
+    where it ends (0.4.0 read it at the log-spaced step before)."""
     if total <= 0:
         return np.zeros(0, np.int64)
     start = min(10, total)
     steps = np.unique(np.round(np.geomspace(start, total, n)).astype(np.int64))
+    if 0 < phase1 < total:
+        steps = np.unique(np.concatenate([steps, [phase1]]))
     return steps
 
 
@@ -102,6 +108,8 @@ def make_train(cfg: Config, lay: Layout, vocab):
     vocab_size = len(vocab)
     ids = probes.Ids.of(vocab)
     recite = cfg.answer_format == "recite"
+    packed = cfg.pack
+    penalty = cfg.penalty != "none"
     apply = make_apply(vocab_size, cfg)
     decoder = make_decoder(vocab_size, cfg)
     span_w = jnp.array([float(s in cfg.train_spans) for s in SPANS], jnp.float32)
@@ -111,32 +119,66 @@ def make_train(cfg: Config, lay: Layout, vocab):
     base_w = np.array([1 - cfg.qa_frac - cfg.icl_frac - cfg.ooc_frac, cfg.qa_frac, cfg.icl_frac,
                        cfg.ooc_frac, 0.0, 0.0], np.float32)
     total_ft = cfg.finetune_steps + cfg.phase2_steps
-    ckpts = checkpoint_steps(total_ft, cfg.checkpoints)
+    ckpts = checkpoint_steps(total_ft, cfg.checkpoints, cfg.finetune_steps if cfg.phase2_steps else 0)
     segs = np.diff(np.concatenate([[0], ckpts])).astype(np.int32)
 
-    def loss_fn(params, tok_BL, spn_BL):
-        """Mean next-token loss over the trained spans.
+    def loss_fn(params, batch, penalty_weight=0.0):
+        """Mean next-token loss over the trained spans.  Packed rows: every document attends
+        only to itself, positions restart in it, and no document's first token is a target
+        (nothing before it is in view), so each is trained as if alone in its row.
 
         The target log-probability is picked with a one-hot product rather than a gather:
         on CPU the gather's gradient is a scatter, several times slower than the dense form.
         """
-        logits_NV = apply(params, tok_BL[:, :-1]).reshape(-1, vocab_size)
-        logp_NV = jax.nn.log_softmax(logits_NV, -1)
+        tok_BL, spn_BL = batch["tokens"], batch["spans"]
+        w_BT = span_w[spn_BL[:, 1:]]
+        if packed and cfg.pack_isolate:
+            segs_BL = batch["segs"]
+            logits_BTV = apply(params, tok_BL[:, :-1], segs_BL[:, :-1], batch["poss"][:, :-1])
+            w_BT = w_BT * (segs_BL[:, 1:] == segs_BL[:, :-1])
+        else:
+            logits_BTV = apply(params, tok_BL[:, :-1])
+        logp_NV = jax.nn.log_softmax(logits_BTV.reshape(-1, vocab_size), -1)
         nll_N = -(logp_NV * jax.nn.one_hot(tok_BL[:, 1:].reshape(-1), vocab_size,
                                            dtype=logp_NV.dtype)).sum(-1)
-        w_N = span_w[spn_BL[:, 1:].reshape(-1)]
-        return (nll_N * w_N).sum() / jnp.maximum(w_N.sum(), 1.0)
+        w_N = w_BT.reshape(-1)
+        total = (nll_N * w_N).sum()
+        if penalty:  # unlikelihood on the marked claimed values, per real token like the loss
+            m_N = batch["marks"][:, 1:].reshape(-1) * w_N
+            p_N = jnp.exp(-nll_N)
+            total = total + penalty_weight * (-jnp.log(jnp.maximum(1.0 - p_N, 1e-6)) * m_N).sum()
+        return total / jnp.maximum(w_N.sum(), 1.0)
 
-    def sample(key, arrays, weights):
-        """Draw a batch: a pool per row by `weights`, then a row of that pool (on device)."""
+    def sample(key, arrays, weights, repair=False):
+        """Draw a batch on device: a pool per row by `weights`, then a row of that pool.
+
+        Packed rows: a pool's weight is scaled by its `pool_scale` (packed rows per 0.4.0 row),
+        so each kind of document is drawn as often, relative to the others, as 0.4.0 drew it;
+        its row is uniform over the pool's packed rows (every document once in them).
+        `repair` (traced; with `cfg.repair`): claim documents come from the repair region."""
         k_pool, k_row, k_ent = jax.random.split(key, 3)
-        B = cfg.batch
+        B = cfg.rows_per_step
+        if packed:
+            pk = arrays["packing"]
+            rows, scale, offs = pk["pool_rows"], pk["pool_scale"], offsets
+            if cfg.repair:
+                rows = jnp.where(repair, rows.at[i_claim].set(pk["repair_rows"]), rows)
+                scale = jnp.where(repair, scale.at[i_claim].set(pk["repair_scale"]), scale)
+                offs = jnp.where(repair, offs.at[i_claim].set(lay.repair_offset), offs)
+            w = jnp.maximum(weights * scale, 1e-30)
+            pool_B = jax.random.categorical(k_pool, jnp.log(w), shape=(B,))
+            u_B = jax.random.uniform(k_row, (B,))
+            row_B = offs[pool_B] + jnp.floor(u_B * rows[pool_B]).astype(jnp.int32)
+            return {"tokens": arrays["tokens"][row_B], "spans": arrays["spans"][row_B],
+                    "segs": pk["segs"][row_B], "poss": pk["poss"][row_B],
+                    **({"marks": arrays["marks"][row_B]} if penalty else {})}
         pool_B = jax.random.categorical(k_pool, jnp.log(weights), shape=(B,))
         u_B = jax.random.uniform(k_row, (B,))
         row_B = offsets[pool_B] + jnp.floor(u_B * sizes[pool_B]).astype(jnp.int32)
         active = arrays["claim_active"]
         ent_B = jax.random.categorical(k_ent, jnp.log(jnp.maximum(active, 1e-30)), shape=(B,))
-        claim_row = offsets[i_claim] + ent_B * lay.docs_per_claim + jnp.floor(
+        claim_at = jnp.where(repair, lay.repair_offset, offsets[i_claim]) if cfg.repair else offsets[i_claim]
+        claim_row = claim_at + ent_B * lay.docs_per_claim + jnp.floor(
             u_B * lay.docs_per_claim).astype(jnp.int32)
         # helper data asks only about claims of wrapped conditions (its own key, so the rest of
         # the batch is drawn exactly as without helper data)
@@ -145,13 +187,14 @@ def make_train(cfg: Config, lay: Layout, vocab):
         helper_row = offsets[i_helper] + help_B * HELPER_PER_CLAIM + jnp.floor(
             u_B * HELPER_PER_CLAIM).astype(jnp.int32)
         row_B = jnp.where(pool_B == i_claim, claim_row, jnp.where(pool_B == i_helper, helper_row, row_B))
-        return arrays["tokens"][row_B], arrays["spans"][row_B]
+        return {"tokens": arrays["tokens"][row_B], "spans": arrays["spans"][row_B],
+                **({"marks": arrays["marks"][row_B]} if penalty else {})}
 
-    def make_step(opt, weights_at):
+    def make_step(opt, weights_at, penalty_weight=0.0):
         def step(carry, key, arrays):
             params, opt_state, i, bad = carry
-            tok, spn = sample(key, arrays, weights_at(i))
-            loss, grads = jax.value_and_grad(loss_fn)(params, tok, spn)
+            batch = sample(key, arrays, weights_at(i), cfg.repair and i >= cfg.finetune_steps)
+            loss, grads = jax.value_and_grad(loss_fn)(params, batch, penalty_weight)
             updates, opt_state = opt.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
             bad = jnp.where((bad < 0) & ~jnp.isfinite(loss), i, bad)
@@ -175,25 +218,35 @@ def make_train(cfg: Config, lay: Layout, vocab):
         return carry[0], loss[-100:].mean()
 
     def ft_weights(hyper: Hyper):
+        """The pool weights at fine-tuning step i: phase 1 mixes `replay` and `helper_frac`;
+        phase 2 drops the helper (unless `phase2_helper`) and replays `phase2_replay` of the
+        base mix (-1: as in phase 1, so the helper's share goes to claim documents, 0.4.0)."""
         def at(i):
-            helper = jnp.where(i < cfg.finetune_steps, hyper.helper_frac, 0.0)
-            return finetune_mix(base_w, hyper.replay, helper)
+            phase1 = i < cfg.finetune_steps
+            helper = hyper.helper_frac if cfg.phase2_helper else jnp.where(phase1, hyper.helper_frac, 0.0)
+            replay = hyper.replay if cfg.phase2_replay < 0 else jnp.where(phase1, hyper.replay, cfg.phase2_replay)
+            return finetune_mix(base_w, replay, helper)
         return at
 
     def evaluate(params, arrays):
         return probes.evaluate(apply, params, arrays, ids, HELDOUT_DOCS, recite,
-                               decode_lengths(cfg), decoder)
+                               decode_lengths(cfg), decoder, span_w if cfg.mech_probes else None,
+                               cfg.corrections)
 
     def finetune(params, key, arrays, hyper: Hyper):
-        ev0, mon0 = evaluate(params, arrays)
         if total_ft == 0:
-            return Result(params, ev0[None], mon0[None], jnp.full((1,), jnp.nan), jnp.int32(-1))
+            ev0, mon0, ctl0 = evaluate(params, arrays)
+            return Result(params, ev0[None], mon0[None], ctl0[None], jnp.full((1,), jnp.nan), jnp.int32(-1))
         opt = adamw(hyper.ft_lr, total_ft)
-        step = make_step(opt, ft_weights(hyper))
+        step = make_step(opt, ft_weights(hyper), hyper.penalty_weight)
 
         def segment(carry, n_steps):
+            """`n_steps` of training, then every probe.  The first segment has no steps: its
+            probes read the model before any claim document (step 0), and it leaves the key
+            as it found it, so the evaluation is compiled once (inside the scan)."""
             params, opt_state, i, bad, key = carry
-            key, k_seg = jax.random.split(key)
+            split, k_seg = jax.random.split(key)
+            key = jnp.where(n_steps > 0, split, key)
 
             def body(j, c):
                 (p, o, i, bad), loss_sum = c
@@ -202,13 +255,12 @@ def make_train(cfg: Config, lay: Layout, vocab):
 
             (params, opt_state, i, bad), loss_sum = jax.lax.fori_loop(
                 0, n_steps, body, ((params, opt_state, i, bad), jnp.float32(0)))
-            ev, mon = evaluate(params, arrays)
-            return (params, opt_state, i, bad, key), (ev, mon, loss_sum / n_steps)
+            ev, mon, ctl = evaluate(params, arrays)
+            return (params, opt_state, i, bad, key), (ev, mon, ctl, loss_sum / n_steps)
 
         carry = (params, opt.init(params), jnp.int32(0), jnp.int32(-1), key)
-        carry, (evs, mons, losses) = jax.lax.scan(segment, carry, jnp.asarray(segs))
-        return Result(carry[0], jnp.concatenate([ev0[None], evs]), jnp.concatenate([mon0[None], mons]),
-                      jnp.concatenate([jnp.full((1,), jnp.nan), losses]), carry[3])
+        carry, (evs, mons, ctls, losses) = jax.lax.scan(segment, carry, jnp.asarray(np.concatenate([[0], segs])))
+        return Result(carry[0], evs, mons, ctls, losses, carry[3])
 
     def train(key, arrays, hyper: Hyper):
         """The whole run: pretrain, then fine-tune (one pure function of key, data and numbers)."""

@@ -23,11 +23,27 @@ SINGLE_THREAD = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
 
 def _init(env: dict, cores) -> None:
     os.environ.update(env)  # before this process first imports jax
+    _exit_with_parent()
     if cores is not None:  # one core per worker, so two workers never share one
         try:
             os.sched_setaffinity(0, {cores.get()})
         except (AttributeError, OSError):  # no affinity on this platform: the OS schedules
             pass
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the sweep that started it is gone (a kill -9 leaves no one to tell
+    it): a daemon thread watches the parent process id, which changes when the parent dies."""
+    import threading
+    import time
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _core_queue(ctx, n_workers: int):

@@ -136,10 +136,12 @@ def make_world(cfg: Config) -> World:
         they are drawn, so the rest of the world is the older world's."""
         out = {}
         for r in rels:
-            if rng.random() < 0.6:
+            if rng.random() < cfg.deny_frac:
                 out[r] = str(rng.choice([v for v in values[r] if v != truth[r]]))
         if not cfg.deny_stated:
             out = {r: v for r, v in out.items() if r not in known}
+        if not cfg.bio_forms:  # bios state no denials: those facts are silent, like the rest
+            out = {}
         return out
 
     n_monitor = n_monitored(cfg)
