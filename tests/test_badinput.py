@@ -57,6 +57,7 @@ SWEEP_FILES = [  # (sweep file text, what the message must name)
     (BASE + "weight_decay = -1.0\n", ["'weight_decay'", "non-negative"]),
     (BASE + "ctx = 8\n", ["'ctx' = 8", "raise 'ctx'"]),
     (BASE + "[axes]\nctx = [104, 40]\n", ["'ctx' = 40", "raise 'ctx'"]),
+    (BASE + "name_tokens = 2\nctx = 40\n", ["'ctx' = 40", "sweeps/names2.toml"]),
     ("colour = 'red'\n" + BASE, ["'colour'", "allowed"]),
     (BASE + "[zip]\nlr = [1e-3, 2e-3]\nft_lr = [1e-3]\n", ["[zip]", "same length"]),
     (BASE + "[axes]\nlr = [1e-3]\n[zip]\nlr = [2e-3]\n", ["'lr'", "both [axes] and [zip]"]),

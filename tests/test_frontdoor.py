@@ -174,3 +174,21 @@ def test_front_door_sizes_and_references_hold():
         assert name in names or name in ("default",), name
     for name in re.findall(r"python -m toyneg\.sweep ([a-z][a-z0-9_]*)\b", "".join(pages.values())):
         assert name in names, name
+
+
+def test_names_width_example_reads_committed_results():
+    """examples/names_width.py tabulates the committed 2 x 2 (no training), and its exact
+    sign-flip p has the right floor: five same-sign differences give 2 / 2^5."""
+    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    try:
+        from names_width import sign_flip_p
+    finally:
+        sys.path.pop(0)
+    assert sign_flip_p([0.1, 0.2, 0.3, 0.4, 0.5]) == 2 / 32
+    assert sign_flip_p([0.1, -0.1]) == 1.0
+    r = subprocess.run([sys.executable, os.path.join("examples", "names_width.py")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    for cell in ("          1   128     5", "          2    64     5", "          2   128     5"):
+        assert cell in r.stdout, r.stdout
+    assert "sign-flip p = 0.0625" in r.stdout

@@ -121,8 +121,12 @@ def build_checked(cfg: Config) -> Data:
         raise
     except ValueError as e:
         field = "name_tokens" if "name_tokens" in str(e) else "ctx"
+        hint = ""
+        if field == "ctx" and cfg.name_tokens > 1:  # the one world setting known to need both
+            hint = ("; two-token names need ctx 128 and, to learn their world, width 128: "
+                    "start from sweeps/names2.toml (docs/validity.md)")
         raise ConfigError(f"field '{field}' = {getattr(cfg, field)!r} is not allowed for this "
-                          f"corpus (run seed={cfg.seed}): {e}") from None
+                          f"corpus (run seed={cfg.seed}): {e}{hint}") from None
 
 
 def build(cfg: Config) -> Data:
