@@ -8,14 +8,15 @@ on the same seeds (310-314). For each
 cell it prints belief per condition (mean over seeds) at the final checkpoint and averaged over
 the last three checkpoints, and the gap positive - negated, positive - repeated; then, per seed
 (paired), each cell's gap minus the two-token width-128 cell's, with how many seeds agree in
-sign and the exact sign-flip p (its floor with 5 seeds is 2/32 = 0.0625).
+sign and the exact sign-flip p of `toyneg.stats.permutation_p` (its floor with 5 seeds is 2/32).
 """
 import csv
-import itertools
 import lzma
 import os
 import sys
 from collections import defaultdict
+
+from toyneg.stats import permutation_p
 
 CONDS = ("baseline", "positive", "negated", "repeated", "corrected", "local")
 
@@ -37,16 +38,6 @@ def read(per_step: dict, last: int) -> float:
     """Mean belief over the last `last` checkpoints."""
     steps = sorted(per_step)[-last:]
     return sum(per_step[s] for s in steps) / len(steps)
-
-
-def sign_flip_p(diffs: list) -> float:
-    """Exact two-sided paired sign-flip permutation p for the mean of `diffs`."""
-    obs = abs(sum(diffs))
-    n = 0
-    flips = list(itertools.product((1, -1), repeat=len(diffs)))
-    for signs in flips:
-        n += abs(sum(s * d for s, d in zip(signs, diffs))) >= obs - 1e-12
-    return n / len(flips)
 
 
 def main(root: str = "results") -> None:
@@ -75,7 +66,7 @@ def main(root: str = "results") -> None:
                 d = [val(cells[key], s) - val(ref, s) for s in seeds]
                 agree = sum(x > 0 for x in d) if sum(d) > 0 else sum(x < 0 for x in d)
                 print(f"  ({key[0]}, {key[1]}) {what:>20}: {sum(d) / len(d):+.2f} "
-                      f"({agree} of {len(d)} seeds agree; sign-flip p = {sign_flip_p(d):.4f})")
+                      f"({agree} of {len(d)} seeds agree; sign-flip p = {permutation_p(d):.4f})")
 
 
 if __name__ == "__main__":

@@ -177,15 +177,11 @@ def test_front_door_sizes_and_references_hold():
 
 
 def test_names_width_example_reads_committed_results():
-    """examples/names_width.py tabulates the committed 2 x 2 (no training), and its exact
-    sign-flip p has the right floor: five same-sign differences give 2 / 2^5."""
-    sys.path.insert(0, os.path.join(ROOT, "examples"))
-    try:
-        from names_width import sign_flip_p
-    finally:
-        sys.path.pop(0)
-    assert sign_flip_p([0.1, 0.2, 0.3, 0.4, 0.5]) == 2 / 32
-    assert sign_flip_p([0.1, -0.1]) == 1.0
+    """examples/names_width.py tabulates the committed 2 x 2 (no training), with the exact
+    sign-flip p it takes from toyneg.stats: five same-sign differences give 2 / 2^5."""
+    from toyneg.stats import permutation_p
+    assert permutation_p([0.1, 0.2, 0.3, 0.4, 0.5]) == 2 / 32
+    assert permutation_p([0.1, -0.1]) == 1.0
     r = subprocess.run([sys.executable, os.path.join("examples", "names_width.py")], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr

@@ -122,7 +122,7 @@ def build_checked(cfg: Config) -> Data:
     except ValueError as e:
         field = "name_tokens" if "name_tokens" in str(e) else "ctx"
         hint = ""
-        if field == "ctx" and cfg.name_tokens > 1:  # the one world setting known to need both
+        if field == "ctx" and cfg.name_tokens == 2:  # the one multi-token world measured (names2)
             hint = ("; two-token names need ctx 128 and, to learn their world, width 128: "
                     "start from sweeps/names2.toml (docs/validity.md)")
         raise ConfigError(f"field '{field}' = {getattr(cfg, field)!r} is not allowed for this "
