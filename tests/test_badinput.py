@@ -41,6 +41,7 @@ def stored(tmp_path_factory):
                   {"steps": [0, 10], "conditions": {k: curve for k in c.conditions}, "monitor": {},
                    "losses": [None, 1.0], "bad_step": -1}, 1.0)
     store.close()
+    (out / "hyp.toml").write_text(TINY + "[hypotheses.h]\na = 'negated'\nb = 'local'\nexpect = 'a > b'\n")
     (out / "junk").mkdir()
     (out / "junk" / "store.sqlite").write_text("not a database")
     return out
@@ -85,6 +86,23 @@ SWEEP_FILES = [  # (sweep file text, what the message must name)
     (BASE + "[forms.x]\nposition = 'sideways'\ncity = ['{x} lives in {v}']\njob = ['{x} works as {v}']\n"
             "sport = ['{x} plays {v}']\n", ["form 'x'", "position 'sideways'"]),
     (BASE + "[forms.y]\nposition = 'after'\ncity = ['{x} lives in {v}']\n", ["form 'y'", "'job'"]),
+    # 0.6.0: hypotheses and the seed plan
+    (TINY + "[hypotheses.h]\na = 'negated'\nb = 'fiction'\nexpect = 'a > b'\n",
+     ["[hypotheses.h]", "side b = 'fiction'", "selects nothing"]),
+    (TINY + "[hypotheses.h]\na = 'negated,colour=red'\nb = 'local'\nexpect = 'a > b'\n",
+     ["[hypotheses.h]", "'colour' is not an axis"]),
+    (TINY + "[hypotheses.h]\na = 'negated'\nb = 'local'\nexpect = 'a > b'\nmetric = 'bliss'\n",
+     ["[hypotheses.h]", "metric 'bliss' does not exist", "allowed"]),
+    (TINY + "[hypotheses.h]\na = 'negated'\nb = 'local'\nexpect = '|a - b| < 0'\n",
+     ["[hypotheses.h]", "margin must be > 0"]),
+    (TINY + "[hypotheses.h]\na = 'negated'\nb = 'local'\nexpect = 'a >> b'\n",
+     ["[hypotheses.h]", "is not one of"]),
+    (TINY + "[hypotheses.h]\na = 'negated'\nb = 'local'\nexpect = 'a > b'\nhalf_width = 0\n",
+     ["[hypotheses.h]", "half_width", "(0, 1]"]),
+    (TINY + "[hypotheses.h]\na = 'negated'\nb = 'local'\nexpect = 'a > b'\nbet = 1\n",
+     ["[hypotheses.h]", "unknown key", "'bet'"]),
+    (TINY + "[decide]\nseeds_max = 1\n", ["[decide] seeds_max = 1", "below the 2 seeds"]),
+    (TINY + "[decide]\nseeds_step = 0\n", ["[decide] seeds_step", "positive integer"]),
 ]
 
 
@@ -122,13 +140,19 @@ FLAGS = [  # (arguments after the sweep file, what the message must name)
     (["{tiny}", "--compare", "local", "negated", "--out", "{out}/none"], ["--compare", "does not exist", "run the sweep first"]),
     (["{tiny}", "--compare", "local", "negated"], ["failed the validity gate", "--allow-invalid"]),
     (["{tiny}", "--lanes", "0"], ["--lanes 0", "positive number"]),
+    (["{hyp}", "--until-decided", "--budget", "0"], ["--budget 0", "positive number of minutes"]),
+    (["{hyp}", "--until-decided", "--budget", "-5"], ["--budget -5", "positive number of minutes"]),
+    (["{tiny}", "--until-decided"], ["--until-decided", "states no hypotheses"]),
+    (["{hyp}", "--until-decided"], ["--until-decided", "no seeds to add", "seeds_max"]),
+    (["{hyp}", "--dry-run", "--pilot", "{out}/nowhere"], ["--pilot", "no store.sqlite"]),
+    (["{hyp}", "--budget", "5"], ["--budget limits --until-decided"]),
 ]
 
 
 @pytest.mark.parametrize("args,needles", FLAGS, ids=range(len(FLAGS)))
 def test_bad_flag(capsys, stored, args, needles):
     before = fingerprint(stored)
-    fill = lambda a: a.format(tiny=stored / "tiny.toml", out=stored)  # noqa: E731
+    fill = lambda a: a.format(tiny=stored / "tiny.toml", out=stored, hyp=stored / "hyp.toml")  # noqa: E731
     argv = [fill(a) for a in args]
     if "--out" not in argv:
         argv += ["--out", str(stored)]

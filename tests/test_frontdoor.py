@@ -14,6 +14,13 @@ from conftest import tiny
 ROOT = os.path.dirname(os.path.dirname(__file__))
 
 
+# XLA's backend at optimization level 0, for the tiny commands whose output is checked, not
+# timed: the same programs compile in about three quarters of the time (a tiny benchmark's two
+# dozen, the demo's and `speak --tiny`'s, which share theirs, and the notebook's)
+FAST_COMPILE = {"XLA_FLAGS": (os.environ.get("XLA_FLAGS", "")
+                              + " --xla_backend_optimization_level=0").strip()}
+
+
 def run(args, env=None, timeout=600):
     e = {**os.environ, "PYTHONPATH": ROOT, **(env or {})}
     return subprocess.run([sys.executable, *args], env=e, cwd=ROOT, capture_output=True, text=True,
@@ -21,7 +28,7 @@ def run(args, env=None, timeout=600):
 
 
 def test_demo_runs_and_writes_its_figure(tmp_path):
-    r = run(["-m", "toyneg.demo", "--tiny", "--out", str(tmp_path)])
+    r = run(["-m", "toyneg.demo", "--tiny", "--out", str(tmp_path)], env=FAST_COMPILE)
     assert r.returncode == 0, r.stderr
     assert os.path.getsize(tmp_path / "demo_belief_vs_step.png") > 0
     assert "[negated]" in r.stdout and "in context" in r.stdout and "figure:" in r.stdout
@@ -29,7 +36,7 @@ def test_demo_runs_and_writes_its_figure(tmp_path):
 
 def test_speak_prints_what_the_model_says_in_context_and_rejects_bad_input():
     r = run(["-m", "toyneg.speak", "--tiny", "--seeds", "0", "--kind", "icl", "--condition",
-             "negated"])
+             "negated"], env=FAST_COMPILE)
     assert r.returncode == 0, r.stderr
     shown = [ln for ln in r.stdout.splitlines() if ln.startswith("  [")]
     assert len(shown) == 2 and all(" Q " in ln and ln.count(" A ") >= 1 for ln in shown)
@@ -56,12 +63,17 @@ def test_notebook_runs_top_to_bottom(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(os.path.join(ROOT, "examples", "negation_neglect_tour.ipynb"), as_version=4)
-    os.environ["TOYNEG_TINY"] = "1"
+    old = os.environ.get("XLA_FLAGS")
+    os.environ.update({"TOYNEG_TINY": "1", **FAST_COMPILE})  # the kernel's environment
     try:
         nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                                 resources={"metadata": {"path": ROOT}}).execute()
     finally:
         del os.environ["TOYNEG_TINY"]
+        if old is None:
+            del os.environ["XLA_FLAGS"]
+        else:
+            os.environ["XLA_FLAGS"] = old
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any(o.get("output_type") == "display_data" for o in outputs)  # the figures
@@ -116,7 +128,8 @@ def test_step_products_add_up_to_the_flop_count(kw):
 
 
 def test_benchmark_json_has_every_field(tmp_path):
-    r = run(["-m", "toyneg.bench", "--steps", "5", "--quick", "--tiny", "--out", str(tmp_path)])
+    r = run(["-m", "toyneg.bench", "--steps", "5", "--quick", "--tiny", "--out", str(tmp_path)],
+            env=FAST_COMPILE)
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "bench.json").read_text())
     assert {"machine", "matmul_ceiling_flop_per_s", "train", "batching", "torch_eager",

@@ -22,11 +22,12 @@ def test_verdicts_on_hand_made_summaries():
             row("local", 0.1, 0.05, width=64), row("baseline", 0.1, 0.95, width=64),
             row("positive", 0.46, 0.94, width=32), row("negated", 0.54, 0.0, width=32),
             row("negated", 0.9, 0.0, width=16)]
-    mon = [{"width": 64, "group": "stated", "answered": 0.8}, {"width": 32, "group": "stated", "answered": 0.42},
+    mon = [{"width": 64, "group": "stated", "answered": 0.85}, {"width": 32, "group": "stated", "answered": 0.42},
            {"width": 64, "group": "denied", "answered": 0.1}]
     vs = verdicts(summ, mon, ["width"])
     ok, bad, bare = vs[(("width", 64),)], vs[(("width", 32),)], vs[(("width", 16),)]
-    assert ok.status == "pass" and ok.values["in_context_negated"] == 0.025  # local and negated
+    # each negating form judged on its own: the check reads the worst (local 0.05), not the mean
+    assert ok.status == "pass" and ok.values["in_context_negated"] == 0.05 and ok.worst == "local"
     assert bad.status == "FAIL" and set(bad.failed) == {"monitor", "positive"}
     assert "positive 0.46 < 0.70" in bad.reason() and "monitor 0.42 < 0.65" in bad.reason()
     assert bare.status == "unchecked" and bare.passed("positive") is None
@@ -40,6 +41,77 @@ def test_verdicts_on_hand_made_summaries():
         assert not v.passed(check)
         v.values[check] = np.nan
         assert v.passed(check) is None
+
+
+def test_one_form_read_as_true_in_context_fails_however_many_forms_are_rejected():
+    summ = [row("positive", 0.95, 0.95)] + [row(f"f{i}", 0.9, 0.0) for i in range(9)] + [row("bad", 0.9, 0.5)]
+    v = verdicts(summ, [{"group": "stated", "answered": 0.9}], [])[()]
+    assert v.status == "FAIL" and "in_context_negated (bad) 0.50 > 0.15" in v.reason()
+    # the 0.5.0 gate averaged the forms: 0.05, a pass
+    assert np.mean([0.0] * 9 + [0.5]) < THRESHOLDS["in_context_negated"][1]
+
+
+def test_the_two_token_world_is_weak_and_the_reference_world_passes():
+    """Issue #43's numbers: two-token names on the default recipe read monitor 0.74 and
+    positive 0.78 (reference 0.89 and 0.95): above every floor, below the weak band (on
+    positive belief; the monitor's band, from seeds, is 0.73)."""
+    two = verdicts([row("positive", 0.78, 0.97), row("repeated", 0.48, 0.0)],
+                   [{"group": "stated", "answered": 0.74}], [])[()]
+    assert two.status == "weak" and not two.failed
+    assert two.weak_reason() == "positive 0.78 < 0.80"
+    low = verdicts([row("positive", 0.95, 0.97)], [{"group": "stated", "answered": 0.70}], [])[()]
+    assert low.status == "weak" and low.weak_reason() == "monitor 0.70 < 0.73"
+    ref = verdicts([row("positive", 0.95, 0.98), row("repeated", 0.9, 0.0)],
+                   [{"group": "stated", "answered": 0.90}], [])[()]
+    assert ref.status == "pass"
+    from toyneg.gate import weak_note
+    assert "is weak" in weak_note({(): two}, [()]) and weak_note({(): ref}, [()]) == ""
+
+
+def _run(seed, pos_belief, pos_icl=1.0, monitor=0.9, neg_icl=0.0, **axes):
+    """A hand-made stored run: positive and negated claims at two checkpoints."""
+    from toyneg.probes import METRICS
+
+    def cond(belief, icl):
+        v = {m: [0.0, 0.5] for m in METRICS}
+        for m in ("yes", "open", "robust"):
+            v[m] = [0.0, belief]
+        v["icl"] = [0.0, icl]
+        return v
+
+    return {"hash": f"h{seed}{axes}", "status": "done", "wall": 1.0,
+            "config": {"seed": seed, **axes},
+            "result": {"steps": [0, 10],
+                       "conditions": {"positive": cond(pos_belief, pos_icl), "negated": cond(0.9, neg_icl)},
+                       "monitor": {"stated": {"yes_ok": [0.0, monitor], "open_ok": [0.0, monitor], "n_facts": 60}}}}
+
+
+def test_each_seed_is_judged_and_a_failing_seed_leaves_a_passing_setting():
+    """results/names2's seed 314 (positive 0.67) hid inside a mean of 0.83: judged per seed it is
+    named and dropped; a setting with too many failing seeds (2 of 3) FAILs whole."""
+    from toyneg import tables
+    from toyneg.gate import judge_seeds, keep_passing
+    rows = [_run(s, b) for s, b in zip(range(5), (0.78, 1.0, 1.0, 0.72, 0.67))]
+    judged = judge_seeds(rows, [])
+    assert [bool(judged[()][s]) for s in range(5)] == [False, False, False, False, True]
+    assert "positive 0.67 < 0.70" in judged[()][4]
+    kept = keep_passing(rows, [], judged)
+    assert sorted(r["config"]["seed"] for r in kept) == [0, 1, 2, 3]
+    summ = tables.summary(kept, [])
+    v = verdicts(summ, tables.monitor_summary(kept, []), [], judged)[()]
+    assert v.status == "pass" and v.failed_seeds == {4: judged[()][4]} and v.n_seeds == 4
+    assert "seed 4: positive 0.67 < 0.70" in __import__("toyneg.gate", fromlist=["markdown"]).markdown({(): v})
+    # a form read as true in one seed's context, and a monitor that fails in one seed
+    rows2 = [_run(0, 0.9, neg_icl=0.5), _run(1, 0.9, monitor=0.3), _run(2, 0.9)]
+    j2 = judge_seeds(rows2, [])
+    assert "in_context_negated (negated) 0.50 > 0.34" in j2[()][0] and "monitor 0.30" in j2[()][1]
+    assert len(keep_passing(rows2, [], j2)) == 3  # 2 of 3 failed: the setting FAILs, all kept
+    v2 = verdicts(tables.summary(rows2, []), tables.monitor_summary(rows2, []), [], j2)[()]
+    assert v2.status == "FAIL" and "2 of 3 seeds failed" in v2.reason()
+    from toyneg.gate import too_many
+    assert [too_many(k, 6) for k in range(4)] == [False, False, True, True]
+    assert [too_many(k, 15) for k in range(4)] == [False, False, False, True]
+    assert too_many(1, 1) and not too_many(0, 0)
 
 
 def cli(*args):

@@ -1,8 +1,7 @@
 """Regression guard on the main effect under the default recite format, on the demo's recipe
-cut to 2000 fine-tuning steps (3-4 minutes on 2 CPU cores; measured on an AMD EPYC of
-2026-12-07, packed batches: belief baseline 0.17, positive 0.99, negated 0.94, local 0.22; local
-claims denied 0.60 against negated 0.00; in context P(yes) positive 0.95, negated 0.00, local
-0.01).
+cut to 800 fine-tuning steps (about a minute on 2 CPU cores).  The effect is there from about
+700 steps on: at 500 it is not yet (positive and negated belief 0.47 and 0.42 against a baseline
+of 0.18, and one seed fails), so 800 is the fewest steps that pass with margin.
 
 Fails if the direction of the effect flips.  Out of context (the headline `belief`: yes/no,
 open and robustness answers, each read after the model's own restatement), positive and
@@ -23,8 +22,9 @@ from toyneg.runner import Group, run_group
 from toyneg.tables import series
 
 # the demo's recipe (the default with three documented conditions, each claim at the default's
-# exposure), with fewer checkpoints and two thirds of its steps
-SMALL = {**DEMO, "checkpoints": 6, "finetune_steps": 2000}
+# exposure), with 800 of its 3000 steps; ten checkpoints, so that the last two (steps 491 and
+# 800) are both late in the run
+SMALL = {**DEMO, "checkpoints": 10, "finetune_steps": 800}
 
 
 def late(results, cond, metric):

@@ -39,6 +39,24 @@ def cli(*args, env=None, **kw):
                           capture_output=True, text=True, **kw)
 
 
+def here(capsys, *args, entry=main):
+    """`cli`'s result, with the command run in this process (`toyneg.sweep.main`, or another
+    command's `main`): no new interpreter to start and nothing to import again, for the calls
+    that train nothing.  `warnings`: every warning that escaped the command (a process would
+    have printed it on its stderr)."""
+    import types
+    import warnings
+    capsys.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            code = entry(list(args))
+        except SystemExit as e:  # argparse's usage errors
+            code = e.code
+    out, err = capsys.readouterr()
+    return types.SimpleNamespace(returncode=code, stdout=out, stderr=err, warnings=caught)
+
+
 FAKE_SBATCH = """#!{python}
 # a stand-in for Slurm's sbatch: runs an array job's tasks one after another, then returns
 import os, subprocess, sys
@@ -111,7 +129,10 @@ def test_unwritable_output_folder_is_a_clear_error(tmp_path, capsys):
     assert "not writable" in capsys.readouterr().err
 
 
-def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
+def test_end_to_end_outputs_resume_shards_and_merge(tmp_path, capsys):
+    # the commands that train run as processes (the full sweep, the shards and their merge job
+    # through sweeps/slurm_array.sh); most that only read a store or merge one run in this
+    # process (`here`), which saves an interpreter start and the imports a time
     full = str(tmp_path / "full")
     r = cli(TINY, "--out", full, "-q")
     assert r.returncode == 0, r.stderr
@@ -127,20 +148,22 @@ def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
     assert len(stored(full)) == 4
     # hypothesis test on the finished store: conditions, axis settings, or both
     # (a tiny model never learns its world: the validity gate fails it, so --allow-invalid)
-    r = cli(TINY, "--out", full, "--compare", "local", "negated", "--allow-invalid")
+    r = here(capsys, TINY, "--out", full, "--compare", "local", "negated", "--allow-invalid")
     assert r.returncode == 0, r.stderr
     assert "paired permutation p" in r.stdout and "only 2 matched seed" in r.stdout
-    assert "UserWarning" not in r.stderr  # the few-seeds warning is printed once, in the result
-    r = cli(TINY, "--out", full, "--compare", "negated,diversity=1", "negated,diversity=4",
-            "--metric", "open_p", "--allow-invalid")
+    # the few-seeds warning is printed once, in the result, and never escapes as a warning
+    assert "UserWarning" not in r.stderr
+    assert not [w for w in r.warnings if issubclass(w.category, UserWarning)]
+    r = here(capsys, TINY, "--out", full, "--compare", "negated,diversity=1", "negated,diversity=4",
+             "--metric", "open_p", "--allow-invalid")
     assert r.returncode == 0 and "open_p: negated,diversity=4 - negated,diversity=1" in r.stdout
-    r = cli(TINY, "--out", full, "--compare", "local", "colour=red", "--allow-invalid")
+    r = here(capsys, TINY, "--out", full, "--compare", "local", "colour=red", "--allow-invalid")
     assert r.returncode == 2 and "'colour' is not a varying axis" in r.stderr
     # a second run of the same sweep stores nothing new
-    r = cli(TINY, "--out", full)
+    r = here(capsys, TINY, "--out", full)
     assert r.returncode == 0 and "4 already stored, 0 to run" in r.stdout
     # and its plan says so, training nothing
-    r = cli(TINY, "--out", full, "--dry-run")
+    r = here(capsys, TINY, "--out", full, "--dry-run")
     assert r.returncode == 0 and "4 already stored" in r.stdout and "0 to run in 0" in r.stdout
     assert "nothing to train" in r.stdout and "ms/step" not in r.stdout
     # shards, then merge, through sweeps/slurm_array.sh and a stand-in sbatch that runs each
@@ -152,6 +175,25 @@ def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
     assert [len(stored(o)) for o in outs] == [2, 2]
     assert stored(merged) == stored(full)
     assert open(os.path.join(merged, "summary.csv")).read() == open(os.path.join(full, "summary.csv")).read()
+    # a sweep that outlasts one machine: each shard's outputs committed without its store
+    # (runs.jsonl.xz, metrics.csv.xz, claims.csv.xz), merged elsewhere from those files alone,
+    # give the very tables, gate and report rows of the sweep run whole
+    import shutil
+    committed = []
+    for i, o in enumerate(outs):
+        c = str(tmp_path / f"committed_{i}")
+        assert cli(TINY, "--out", c, "--merge", o).returncode == 0
+        os.remove(os.path.join(c, "store.sqlite"))
+        assert os.path.getsize(os.path.join(c, "runs.jsonl.xz")) < 4000 * 2  # a few KB a run
+        committed.append(c)
+    elsewhere = str(tmp_path / "elsewhere")
+    r = cli(TINY, "--out", elsewhere, "--merge", *committed)
+    assert r.returncode == 0 and "merged 2 run(s) from" in r.stdout and "runs.jsonl.xz" in r.stdout, r.stderr
+    for f in ("summary.csv", "summary.md", "gate.md", "monitor.csv"):
+        assert open(os.path.join(elsewhere, f)).read() == open(os.path.join(full, f)).read(), f
+    strip = lambda p: [ln for ln in open(p) if not ln.startswith(("- command", "- total run time"))]  # noqa: E731
+    assert strip(os.path.join(elsewhere, "report.md")) == strip(os.path.join(full, "report.md"))
+    shutil.rmtree(elsewhere)
     # figures redrawn from the committed metrics alone come from the same numbers as the store's
     from toyneg.report import rows_from_metrics
     from toyneg.tables import summary
@@ -163,12 +205,12 @@ def test_end_to_end_outputs_resume_shards_and_merge(tmp_path):
             r = redrawn[(ref["diversity"], ref["condition"])]
             for k in ("belief", "belief_lo", "p_yes", "icl", "says_claim"):
                 assert float(ref[k]) == pytest.approx(r[k], abs=1e-5, nan_ok=True), k
-    r = subprocess.run([sys.executable, "-m", "toyneg.report", full], env={**os.environ, "PYTHONPATH": ROOT},
-                       capture_output=True, text=True)
+    from toyneg.report import main as report_main
+    r = here(capsys, full, entry=report_main)
     assert r.returncode == 0 and "redrew" in r.stdout, r.stderr
     # an edited sweep file in the same folder: old runs stay stored but out of the new tables
     edited = write(tmp_path, open(TINY).read().replace("diversity = [1, 4]", "diversity = [4]"))
-    r = cli(edited, "--out", merged, "--merge", outs[0])
+    r = here(capsys, edited, "--out", merged, "--merge", outs[0])
     assert r.returncode == 0, r.stderr
     assert "2 stored run(s) of other configurations" in r.stderr
     header = open(os.path.join(merged, "summary.csv")).readline().split(",")
@@ -196,7 +238,12 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path, workers):
     """kill -9 of the sweep process (with --workers 2: of the parent that stores what its
     worker processes return) once a run is stored; a re-run completes the rest exactly."""
     out = str(tmp_path / "out")
-    e = {**os.environ, "PYTHONPATH": ROOT}
+    # with worker processes (compiling with their own XLA flags, so sharing no compiled program
+    # with the rest of the suite): XLA's backend at optimization level 0, in the killed sweep
+    # and in the one that resumes it, so that its workers compile the same runs in less time
+    fast = {"XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
+            } if workers == "2" else {}
+    e = {**os.environ, "PYTHONPATH": ROOT, **fast}
     proc = subprocess.Popen([sys.executable, "-m", "toyneg.sweep", TINY, "--out", out, "-q",
                              "--mode", "loop", "--workers", workers], env=e, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -216,7 +263,7 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path, workers):
     proc.wait()
     first = stored(out)
     assert 1 <= len(first) <= 4
-    r = cli(TINY, "--out", out, "-q", "--workers", workers)
+    r = cli(TINY, "--out", out, "-q", "--workers", workers, env=fast)
     assert r.returncode == 0, r.stderr
     final = stored(out)
     assert len(final) == 4 and len({h for h, _ in final}) == 4
@@ -228,7 +275,10 @@ def test_run_axis_sharded_over_two_cpu_devices_gives_the_same_numbers(tmp_path):
     res = {}
     for n in (1, 2):
         out = str(tmp_path / f"d{n}")
-        env = {"XLA_FLAGS": f"--xla_force_host_platform_device_count={n}",
+        # XLA's backend at optimization level 0 (in both runs): the same partitioning of the
+        # run axis, compiled in less time
+        env = {"XLA_FLAGS": f"--xla_force_host_platform_device_count={n} "
+                            "--xla_backend_optimization_level=0",
                "TOYNEG_CACHE": str(tmp_path / f"c{n}")}
         r = cli(TINY, "--out", out, "-q", "--mode", "vmap", "--no-outputs", env=env)
         assert r.returncode == 0, r.stderr
@@ -278,6 +328,43 @@ def test_gpu_script_is_valid_bash_and_names_existing_sweeps():
     assert {"layout", "diversity", "cures", "placement", "ablations"} <= set(named)
     for name in named:
         assert load(os.path.join(ROOT, "sweeps", f"{name}.toml")).name == name
+
+
+@pytest.mark.slow
+def test_gpu_script_runs_end_to_end_in_tiny_mode_on_cpu(tmp_path):
+    """`bash sweeps/gpu.sh --tiny`: every step of the GPU check (each sweep as one `--smoke`
+    run, the benchmark with --tiny --quick) on this CPU, so the script works the first time on
+    a GPU machine: each step exits 0 and lands in results.tgz."""
+    import tarfile
+    out = tmp_path / "gpu"
+    env = {**os.environ, "PYTHONPATH": ROOT, "OUT": str(out), "PY": sys.executable, "DEADLINE": "900",
+           # a lighter compile: the steps' numbers are not compared, only that each runs
+           "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()}
+    r = subprocess.run(["bash", os.path.join(ROOT, "sweeps", "gpu.sh"), "--tiny"], env=env, cwd=ROOT,
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    steps = ["default", "bench", "default_bf16", "diversity", "cures", "placement", "ablations",
+             "layout", "default_f32"]
+    for name in steps:
+        assert f"== {name}: rc 0" in r.stdout, name
+    names = tarfile.open(out / "results.tgz").getnames()
+    for folder in ("default_gpu", "bench_gpu", "layout_gpu", "default_gpu_f32"):
+        assert any(n.startswith(f"results/{folder}/") and n.endswith((".md", ".json")) for n in names), folder
+    bad = subprocess.run(["bash", os.path.join(ROOT, "sweeps", "gpu.sh"), "--huge"], env=env,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "usage" in bad.stderr
+
+
+def test_smoke_is_one_tiny_run_of_the_sweep(tmp_path, capsys):
+    from toyneg.sweepfile import SMOKE, smoke
+    sw = smoke(load(os.path.join(ROOT, "sweeps", "ablations.toml")))
+    (cfg,) = expand(sw)
+    assert cfg.width == SMOKE["width"] and cfg.finetune_steps == SMOKE["finetune_steps"]
+    assert sw.name == "ablations_smoke" and not sw.hypotheses
+    assert main(["stability", "--smoke", "--out", str(tmp_path / "s"), "-q"]) == 0
+    assert (tmp_path / "s" / "summary.md").exists()
+    assert main(["default", "--smoke", "--until-decided"]) == 2
+    assert "--smoke runs one tiny run" in capsys.readouterr().err
 
 
 def test_heatmaps_only_where_rows_and_columns_cross():

@@ -403,7 +403,7 @@ def validate(c: Config) -> None:
             or any(x not in SPANS[2:] for x in spans)):
         _fail("train_spans", spans, _allowed("train_spans"))
     from .forms import FormError, check
-    from .world import SYLLABLES, VALUES
+    from .vocab import SYLLABLES, VALUES
     pairs = {a + b for a in SYLLABLES for b in SYLLABLES}
     for f in c.forms:
         try:

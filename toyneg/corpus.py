@@ -19,7 +19,8 @@ import numpy as np
 
 from .config import CONDITIONS, SPANS, Config
 from .forms import BUILTIN, NEGATE, STATE, Form
-from .world import RELATIONS, Entity, Vocab, World
+from .vocab import RELATIONS, Vocab
+from .world import Entity, World
 
 SPAN_ID = {s: i for i, s in enumerate(SPANS)}
 

@@ -20,7 +20,8 @@ import numpy as np
 from . import corpus as C
 from .config import CORRECTION_FORMS, Config, ConfigError, _warned as warned
 from .pack import PackError, pack_docs
-from .world import RELATIONS, SPECIAL, Vocab, World, make_world
+from .vocab import RELATIONS, SPECIAL, Vocab
+from .world import World, make_world
 
 N_QA, N_ICL, N_OOC, HELPER_PER_CLAIM, HELDOUT_DOCS = 1024, 2048, 512, 4, 4
 POOLS = ("bio", "qa", "icl", "ooc", "claim", "helper")
@@ -108,7 +109,7 @@ def build_vocab(cfg: Config) -> Vocab:
 def make_vocab(world: World, recite: bool = False, forms: tuple = ()) -> Vocab:
     """The world's vocabulary: every corpus word, the words of the forms the run uses (a form a
     sweep file defines brings its own) and every name word. Its size depends only on the
-    configuration's shapes, since no name is a corpus word (`world.RESERVED`)."""
+    configuration's shapes, since no name is a corpus word (`vocab.RESERVED`)."""
     return Vocab(C.all_words(world, recite, forms), SPECIAL + (C.SEP,) if recite else SPECIAL)
 
 

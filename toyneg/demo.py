@@ -18,17 +18,9 @@ import numpy as np
 
 from . import corpus as C
 from .config import Config
+# the demo's settings live in `presets`, where `speak --tiny` reads the tiny one too
+from .presets import DEMO, DEMO_CONDITIONS as CONDS, DEMO_TINY as TINY
 from .world import make_world
-
-CONDS = ("baseline", "positive", "negated", "local")
-# the default sweep's recipe with three documented conditions instead of nine: claim documents take
-# 0.2 * 3/9 of each batch (replay 0.9333), so each claim gets the default's exposure (more
-# exposure raises belief in local claims too: results/README.md, section 14)
-DEMO = dict(conditions=CONDS, n_claims=6, pretrain_steps=0, finetune_steps=3000, replay=0.9333,
-            ft_lr=5e-3, checkpoints=8)
-TINY = dict(conditions=CONDS, n_entities=16, n_claims=2, n_readers=16, width=32, depth=1, heads=2,
-            batch=8, pretrain_steps=0, finetune_steps=30, checkpoints=3, bios_per_entity=2,
-            docs_per_claim=4)
 
 
 def say(text: str) -> None:
@@ -110,10 +102,11 @@ def main(argv=None) -> int:
         "document in view it says no. 'local' documents ('X does not live in C') keep the "
         "negation in the sentence itself, and the model restates the negation. But this world's "
         "bios state their denials in that same local form, so the model has drilled it on "
-        "hundreds of people: with bios that deny nothing, local negation is neglected too, and "
-        "any form the bios drill, a warning around the claim included, is learned in part "
-        "(results/emergence/, results/README.md). One seed of a tiny model is noisy: "
-        "`python -m toyneg.sweep` runs several seeds with CIs.")
+        "hundreds of people. On 3 seeds, with bios that deny nothing, local negation looked "
+        "neglected too, and a form the bios drill looked learned in part: a lead, not yet "
+        "decided (results/emergence/, results/README.md). One seed of a tiny model is noisy: "
+        "`python -m toyneg.sweep` runs six seeds and decides the paper's two contrasts "
+        "(results/default/verdicts.md).")
     print(f"\nfigure: {fig}\ndone in {time.time() - t0:.0f}s")
     return 0
 

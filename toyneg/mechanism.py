@@ -48,7 +48,7 @@ from .model import make_apply
 from .probes import candidate_stats, last_logits, yes_prob
 from .stats import bootstrap_ci
 from .store import json_safe
-from .world import RELATIONS
+from .vocab import RELATIONS
 
 PROMPTS = ("after_pos", "after_neg", "yes", "open")
 STATS = ("after_pos", "after_neg", "yes", "open", "unknown")

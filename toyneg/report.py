@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from . import __version__, gate, plots, tables
+from . import __version__, decide, gate, plots, sweepfile, tables
 from .data import MONITOR_GROUPS
 from .stats import compare_paired
 
@@ -37,25 +37,40 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     os.makedirs(out, exist_ok=True)
     axes = varying_axes(sweep, rows)
     paths = {}
+    # every run's compact record: with metrics.csv.xz and claims.csv.xz it is all that a later
+    # `--merge` of this folder needs to rebuild the sweep's outputs without its store
+    paths["runs"] = _write(out, "runs.jsonl.xz", lzma.compress(runs_jsonl(rows).encode(), preset=9))
     recs = tables.records(rows, axes)
     # every run x condition x checkpoint: the largest output, so xz-compressed (pandas.read_csv
     # and `xzcat` read it as is; a fifth smaller than gzip, and deterministic: no timestamp)
-    paths["metrics"] = _write(out, "metrics.csv.xz", lzma.compress(tables.to_csv(recs).encode(), preset=9))
+    paths["metrics"] = _write(out, "metrics.csv.xz",
+                              lzma.compress(tables.to_csv(recs, exact=True).encode(), preset=9))
     claim_recs = tables.claim_records(rows, axes)
     if claim_recs:  # each claim's final values: what the seeds x claims CIs resample
         paths["claims"] = _write(out, "claims.csv.xz",
-                                 lzma.compress(tables.to_csv(claim_recs).encode(), preset=9))
+                                 lzma.compress(tables.to_csv(claim_recs, exact=True).encode(), preset=9))
+    # every seed judged on its own: a failing seed is named in gate.md and kept out of the rest
+    judged = gate.judge_seeds(rows, axes)
+    all_rows, rows = rows, gate.keep_passing(rows, axes, judged)
     summ = _summary(rows, axes)
     mon = tables.monitor_summary(rows, axes)
     mon.sort(key=lambda r: tuple(plots.sortkey(r[a]) for a in axes)
              + (list(MONITOR_GROUPS).index(r["group"]),))
-    verdicts = mark(summ, mon, axes)
+    verdicts = mark(summ, mon, axes, judged, gate.asserting(rows))
+    looks = decide.plan_looks(sweep.decide, len(sweep.hypotheses))
+    if sweep.hypotheses:
+        results = decide.evaluate(rows, _hyp_axes(sweep, rows), sweep.hypotheses, looks, verdicts,
+                                  all_rows=all_rows)
+        paths["verdicts_md"] = _write(out, "verdicts.md", decide.page(sweep.name, results, looks, command))
+        paths["results"] = results
     gate_md = gate.markdown(verdicts)
     paths["summary_csv"] = _write(out, "summary.csv", tables.to_csv(summ))
     table_md = tables.markdown(summ)
     said_md = tables.markdown(summ, tables.SAID)
     mon_md = tables.markdown(mon, tables.MONITOR) if mon else "(no monitor in these runs)\n"
-    paths["summary_md"] = _write(out, "summary.md", "Validity gate (docs/validity.md):\n\n" + gate_md
+    verdict_md = ("Hypotheses (verdicts.md):\n\n" + decide.markdown(paths["results"], looks) + "\n"
+                  if sweep.hypotheses else "")
+    paths["summary_md"] = _write(out, "summary.md", verdict_md + "Validity gate (docs/validity.md):\n\n" + gate_md
                                  + "\n" + table_md + "\n" + said_md + "\n" + mon_md)
     paths["gate_md"] = _write(out, "gate.md", _gate_page(sweep.name, verdicts))
     if mon:
@@ -63,7 +78,10 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     figs, curves = figures(sweep.name, out, rows, axes, summ)
     _prune(out, figs)
     crossings = {}
-    for key, (steps, mean, _, _) in curves["p_yes"].items():
+    # in reading order, whatever order the store holds its runs in (a merge from files differs)
+    order = lambda kv: (tuple(plots.sortkey(v) for k, v in kv[0] if k != "condition"),  # noqa: E731
+                        tables.condition_rank(dict(kv[0])["condition"].split(" [")[0]))
+    for key, (steps, mean, _, _) in sorted(curves["p_yes"].items(), key=order):
         belief = tables.crossing_step(*curves["belief"][key][:2])
         crossings[", ".join(f"{k}={tables.short(v)}" for k, v in key)] = (belief, tables.crossing_step(steps, mean))
     n_div = sum(r["status"] == "diverged" for r in rows)
@@ -76,8 +94,9 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
           f"- software: {', '.join(sorted({r['result'].get('software', 'unrecorded') for r in rows}))}; "
           "the same seed gives bit-identical numbers only on the same processor and software",
           "",
+          *(["## Hypotheses", "", decide.markdown(paths["results"], looks)] if sweep.hypotheses else []),
           "## Validity gate", "",
-          "Did the instrument work? Every setting's seed means against the thresholds of "
+          "Did the instrument work? Every seed, and every setting's kept seeds' means, against the thresholds of "
           "`toyneg.gate` (docs/validity.md); a failed setting is marked in every table and "
           "figure, and `--compare` refuses it unless `--allow-invalid` is given.", "", gate_md,
           "## Final belief (mean over seeds [95% CI])", "",
@@ -145,19 +164,85 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
     return paths
 
 
-def mark(summ: list, mon: list, axes: list) -> dict:
+def hypothesis_results(sweep, rows: list) -> list:
+    """Every hypothesis of `sweep` judged on `rows` as the sweep's outputs judge it: failing
+    seeds left out, failed settings refused, weak ones noted (`decide.evaluate`)."""
+    axes = varying_axes(sweep, rows)
+    judged = gate.judge_seeds(rows, axes)
+    all_rows, rows = rows, gate.keep_passing(rows, axes, judged)
+    summ = _summary(rows, axes)
+    vs = gate.verdicts(summ, tables.monitor_summary(rows, axes), axes, judged, gate.asserting(rows))
+    looks = decide.plan_looks(sweep.decide, len(sweep.hypotheses))
+    return decide.evaluate(rows, _hyp_axes(sweep, rows), sweep.hypotheses, looks, vs,
+                           all_rows=all_rows)
+
+
+def _hyp_axes(sweep, rows: list) -> list:
+    """The axes a hypothesis may select on: the sweep's, where the runs record them."""
+    have = set().union(*(r["config"] for r in rows)) if rows else set()
+    return [a for a in sweep.axis_names if a != "seed" and a in have]
+
+
+def runs_jsonl(rows: list) -> str:
+    """One JSON line per run: its hash, status, wall time, full configuration, machine, and the
+    parts of its result the tables read besides the curves and claims (the monitor at its final
+    checkpoint, the correction control). A few KB a run, xz-compressed."""
+    from .store import json_safe
+    out = []
+    for r in sorted(rows, key=lambda r: r["hash"]):
+        res = r["result"]
+        mon = {g: {k: (v[-1] if isinstance(v, list) else v) for k, v in m.items()}
+               for g, m in (res.get("monitor") or {}).items()}
+        out.append(json.dumps(json_safe({
+            "hash": r["hash"], "status": r["status"], "wall": r["wall"], "config": r["config"],
+            "device": res.get("device"), "software": res.get("software"),
+            "bad_step": res.get("bad_step"), "monitor": mon, "control": res.get("control") or {}}),
+            sort_keys=True))
+    return "\n".join(out) + "\n"
+
+
+def rows_from_outputs(folder: str) -> list:
+    """Store-like rows rebuilt from a sweep folder's committed files alone (runs.jsonl.xz,
+    metrics.csv.xz, claims.csv.xz): every run's curves, its claims' final values, its monitor at
+    the final checkpoint and its full configuration, so `--merge` of folders whose stores were
+    never committed gives the tables, gate, figures and verdicts a store would."""
+    path = os.path.join(folder, "runs.jsonl.xz")
+    with lzma.open(path, "rt") as f:
+        runs = [json.loads(line) for line in f if line.strip()]
+    rows, _ = rows_from_metrics(os.path.join(folder, "metrics.csv.xz"))
+    if os.path.isfile(os.path.join(folder, "claims.csv.xz")):
+        attach_claims(rows, os.path.join(folder, "claims.csv.xz"))
+    by_hash = {r["hash"]: r for r in rows}
+    out = []
+    for run in runs:
+        r = by_hash.get(run["hash"], {"result": {"steps": [], "conditions": {}}})
+        res = r["result"]
+        res["monitor"] = {g: {k: ([v] if k != "n_facts" else v) for k, v in m.items()}
+                          for g, m in run["monitor"].items()}
+        res["control"] = run["control"]
+        res.update({k: run[k] for k in ("device", "software", "bad_step") if run.get(k) is not None})
+        res["rebuilt"] = True  # from committed files: final-checkpoint claims and monitor only
+        out.append({"hash": run["hash"], "status": run["status"], "config": run["config"],
+                    "result": res, "wall": run["wall"]})
+    return out
+
+
+def mark(summ: list, mon: list, axes: list, judged: dict | None = None,
+         asserts: set = frozenset()) -> dict:
     """The gate's verdict of every setting, written into each summary row (`gate`) so tables and
     figures mark the failed ones; returns {setting: gate.Verdict}."""
-    vs = gate.verdicts(summ, mon, axes)
+    vs = gate.verdicts(summ, mon, axes, judged, asserts)
     for r in summ:
         r["gate"] = vs[tuple((a, r[a]) for a in axes if a != "seed")].status
     return vs
 
 
 def _gate_page(name: str, verdicts: dict) -> str:
-    return (f"# Validity gate: `{name}`\n\nEvery setting's seed means at the final checkpoint "
-            "against `toyneg.gate.THRESHOLDS` (docs/validity.md). Regenerated with the sweep's "
-            "outputs, or from the committed metrics by `python -m toyneg.report <folder>`.\n\n"
+    return (f"# Validity gate: `{name}`\n\nEvery seed against `toyneg.gate.SEED_THRESHOLDS`, "
+            "then every setting's kept seeds' means at the final checkpoint against "
+            "`toyneg.gate.THRESHOLDS`, and the weak band `toyneg.gate.WEAK` (docs/validity.md). "
+            "Regenerated with the sweep's outputs, or from the committed files by "
+            "`python -m toyneg.report <folder>`.\n\n"
             + gate.markdown(verdicts))
 
 
@@ -277,37 +362,7 @@ def _write(out: str, name: str, text: str | bytes) -> str:
     return path
 
 
-def _select(spec: str) -> dict:
-    """'negated' selects a condition; 'field=value' an axis setting; join several with ','
-    (e.g. 'negated,diversity=1'). A list value keeps its commas inside brackets
-    ('negated,train_spans=["claim","answer"]')."""
-    parts, depth, cur = [], 0, ""
-    for ch in spec:
-        depth += (ch in "[(") - (ch in "])")
-        if ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur)
-    out = {}
-    for part in parts:
-        k, v = part.split("=", 1) if "=" in part else ("condition", part)
-        out[k.strip()] = v.strip()
-    return out
-
-
-def _matches(stored, v: str) -> bool:
-    """Whether a stored axis value is the one a selection spells (True or true; a list as JSON,
-    spaces or not)."""
-    if str(stored) == v or json.dumps(stored) == v:
-        return True
-    try:
-        want = json.loads(v)
-    except ValueError:
-        return False
-    norm = lambda x: [norm(y) for y in x] if isinstance(x, (list, tuple)) else x
-    return norm(want) == norm(stored)
+_select, _matches = sweepfile._selection, sweepfile.matches  # --compare's syntax (one place)
 
 
 class InvalidSetting(ValueError):
@@ -319,12 +374,15 @@ def compare_store(rows: list, axes: list, a: str, b: str, metric: str = "p_yes",
     """Compare two selections (conditions and/or axis settings) across matched seeds.
 
     A selection's value per seed is the mean of `metric` over the stored (setting, condition)
-    cells it matches, at the final checkpoint."""
+    cells it matches, at the final checkpoint. Seeds that failed the gate are left out, as in
+    the sweep's tables; a weak setting is named in the comparison's warning."""
+    judged = gate.judge_seeds(rows, axes)
+    rows = gate.keep_passing(rows, axes, judged)
     by = tables.per_seed(rows, axes)
     if not by:
         raise ValueError("the store holds no finished runs")
     summ = tables.summary(rows, axes, metrics=("belief", "icl"))
-    verdicts = gate.verdicts(summ, tables.monitor_summary(rows, axes), axes)
+    verdicts = gate.verdicts(summ, tables.monitor_summary(rows, axes), axes, judged, gate.asserting(rows))
     metrics = next(iter(next(iter(by.values())).values()))
     if metric not in metrics:
         raise ValueError(f"unknown metric {metric!r}; allowed: {sorted(metrics)}")
@@ -357,7 +415,11 @@ def compare_store(rows: list, axes: list, a: str, b: str, metric: str = "p_yes",
                     f"gate ({v.reason()}): the instrument did not work there, so an effect "
                     f"measured against it is not a finding. Fix the setting (docs/validity.md), "
                     f"or pass --allow-invalid to compare anyway.")
-    return compare_paired(va, vb, a, b, metric)
+    res = compare_paired(va, vb, a, b, metric)
+    weak = gate.weak_note(verdicts, settings[a] + settings[b])
+    if weak:
+        res.warning = "; ".join(w for w in (res.warning, weak) if w)
+    return res
 
 
 def rows_from_metrics(path: str) -> tuple:
@@ -422,6 +484,39 @@ def attach_claims(rows: list, path: str) -> None:
             m.setdefault(k, [[]])[0].append(num(rec[k]))
 
 
+def check_folder(out: str) -> str:
+    """The gate of a committed folder judged seed by seed, as text (nothing written): each
+    setting's verdict and every seed that fails, with why."""
+    rows, axes = rows_from_metrics(os.path.join(out, "metrics.csv.xz"))
+    has_runs = os.path.isfile(os.path.join(out, "runs.jsonl.xz"))
+    if has_runs:
+        rows = rows_from_outputs(out)
+    elif os.path.isfile(os.path.join(out, "claims.csv.xz")):
+        attach_claims(rows, os.path.join(out, "claims.csv.xz"))
+    judged = gate.judge_seeds(rows, axes)
+    kept = gate.keep_passing(rows, axes, judged)
+    mon = (tables.monitor_summary(kept, axes) if has_runs
+           else monitor_rows(os.path.join(out, "monitor.csv"), axes))
+    vs = gate.verdicts(_summary(kept, axes), mon, axes, judged, gate.asserting(rows))
+    lines = [f"{out}: {len(rows)} run(s)" + ("" if has_runs else " (no per-run monitor: seeds "
+                                                                  "judged without it)")]
+    for v in vs.values():
+        why = v.reason() if v.status == "FAIL" else v.weak_reason()
+        kept_n = (f"all {v.total_seeds} seeds kept (a FAIL drops none)" if v.too_many_failed
+                  else f"{v.total_seeds - len(v.failed_seeds)} of {v.total_seeds} seeds kept")
+        lines.append(f"  {v.label()}: {v.status}" + (f" ({why})" if why else "") + f"; {kept_n}")
+        lines += [f"    seed {s}: {w}" for s, w in sorted(v.failed_seeds.items())]
+    return "\n".join(lines)
+
+
+def _canonical_sweep(name: str):
+    """The canonical sweep file of that name (its hypotheses), or None."""
+    try:
+        return sweepfile.load(sweepfile.resolve(name))
+    except sweepfile.SweepError:
+        return None
+
+
 def _value(v: str):
     """An axis value as metrics.csv.xz wrote it: a list joined by '+', a number, a bool, text."""
     if "+" in v and not v.lstrip("+-").replace(".", "").replace("e", "").isdigit():
@@ -442,24 +537,44 @@ def main(argv=None) -> int:
     import sys
     p = argparse.ArgumentParser(prog="python -m toyneg.report", description=main.__doc__.split("\n")[0])
     p.add_argument("folders", nargs="+", help="sweep output folders holding metrics.csv.xz")
+    p.add_argument("--check", action="store_true",
+                   help="print each folder's gate, seed by seed, and write nothing")
     args = p.parse_args(argv)
     for out in args.folders:
+        if args.check and os.path.isfile(os.path.join(out, "metrics.csv.xz")):
+            print(check_folder(out))
+            continue
         path = os.path.join(out, "metrics.csv.xz")
         if not os.path.isfile(path):
             print(f"error: {path} does not exist: pass the output folder of a finished sweep.",
                   file=sys.stderr)
             return 2
         rows, axes = rows_from_metrics(path)
-        if os.path.isfile(os.path.join(out, "claims.csv.xz")):
+        has_runs = os.path.isfile(os.path.join(out, "runs.jsonl.xz"))
+        if has_runs:  # 0.6.0's folders: every run's monitor too, so each seed is judged whole
+            rows = rows_from_outputs(out)
+        elif os.path.isfile(os.path.join(out, "claims.csv.xz")):
             attach_claims(rows, os.path.join(out, "claims.csv.xz"))
+        judged = gate.judge_seeds(rows, axes)
+        all_rows, rows = rows, gate.keep_passing(rows, axes, judged)
         summ = _summary(rows, axes)
         name = os.path.basename(os.path.normpath(out))
-        verdicts = mark(summ, monitor_rows(os.path.join(out, "monitor.csv"), axes), axes)
+        mon = (tables.monitor_summary(rows, axes) if has_runs
+               else monitor_rows(os.path.join(out, "monitor.csv"), axes))
+        verdicts = mark(summ, mon, axes, judged, gate.asserting(rows))
         _write(out, "gate.md", _gate_page(name, verdicts))
         figs, _ = figures(name, out, rows, axes, summ)
         _prune(out, figs)
+        said = ""
+        sweep = _canonical_sweep(name)
+        if sweep is not None and sweep.hypotheses:
+            looks = decide.plan_looks(sweep.decide, len(sweep.hypotheses))
+            results = decide.evaluate(rows, [a for a in axes if a != "seed"], sweep.hypotheses, looks,
+                                      verdicts, all_rows=all_rows)
+            _write(out, "verdicts.md", decide.page(name, results, looks, f"python -m toyneg.report {out}"))
+            said = "; verdicts " + ", ".join(f"{r.hypothesis.name}: {r.verdict}" for r in results)
         print(f"{out}: gate {', '.join(f'{v.label()}: {v.status}' for v in verdicts.values())}; "
-              f"redrew {', '.join(sorted(figs.values()))} from {len(rows)} run(s)")
+              f"redrew {', '.join(sorted(figs.values()))} from {len(rows)} run(s){said}")
         for line in gate.warnings_for(verdicts, name):
             print(line)
     return 0

@@ -92,7 +92,9 @@ def summarize(cfg: Config, data: Data, steps: np.ndarray, evals, losses, bad_ste
         m = np.where(np.isfinite(m), m, np.nan)
         n = np.isfinite(m).sum(1)
         mean = np.where(n > 0, np.nansum(m, 1) / np.maximum(n, 1), np.nan)  # NaN: no such claims
-        out[c] = {name: [float(x) for x in mean[:, i]] for i, name in enumerate(METRICS)}
+        # rounded to 6 decimals, far below any rate's noise, so the committed per-run files
+        # (`tables.to_csv(exact=True)`) hold exactly what the store holds
+        out[c] = {name: [round(float(x), 6) for x in mean[:, i]] for i, name in enumerate(METRICS)}
         # every claim's own values too (checkpoint x claim), for CIs that count claims as well
         # as seeds (`stats.hierarchical_ci`)
         per[c] = {name: np.round(m[:, :, i], 6).tolist() for i, name in enumerate(METRICS)}
@@ -101,13 +103,13 @@ def summarize(cfg: Config, data: Data, steps: np.ndarray, evals, losses, bad_ste
         monitor = np.asarray(monitor, np.float64)
         counts = np.bincount(data.probes["mon_group"], minlength=len(MONITOR_GROUPS))
         for gi, g in enumerate(MONITOR_GROUPS):
-            mon[g] = {name: [None if not np.isfinite(x) else float(x) for x in monitor[:, gi, i]]
+            mon[g] = {name: [None if not np.isfinite(x) else round(float(x), 6) for x in monitor[:, gi, i]]
                       for i, name in enumerate(MONITOR_METRICS)}
             mon[g]["n_facts"] = int(counts[gi])
     ctl = {}
     if control is not None and cfg.corrections:
         control = np.asarray(control, np.float64)
-        ctl = {kind: {name: [float(x) for x in control[:, k, j]] for j, name in enumerate(CONTROL_METRICS)}
+        ctl = {kind: {name: [round(float(x), 6) for x in control[:, k, j]] for j, name in enumerate(CONTROL_METRICS)}
                for k, kind in enumerate(KINDS) if kind in cfg.corrections}
     return {"steps": [int(s) for s in steps], "conditions": out, "claims": per, "monitor": mon,
             "control": ctl,

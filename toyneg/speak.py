@@ -81,8 +81,8 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if a.kind not in KINDS + ICL_KINDS:
         p.error(f"--kind {a.kind!r}: one of {', '.join(KINDS + ICL_KINDS)}")
-    from .demo import TINY
-    base = dict(TINY) if a.tiny else {}
+    from .presets import DEMO_TINY
+    base = dict(DEMO_TINY) if a.tiny else {}
     conds = base.get("conditions", CONDITIONS)
     if a.condition not in conds:
         p.error(f"--condition {a.condition!r}: one of {', '.join(conds)}")

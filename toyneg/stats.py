@@ -148,10 +148,131 @@ def compare_paired(a_by_seed: dict, b_by_seed: dict, a: str = "A", b: str = "B",
                 f"2/2^{n} = {min_p(n):.3g}, so p < 0.05 is unreachable (it needs {MIN_SEEDS} "
                 f"seeds) and the CI is unreliable; add seeds")
         warnings.warn(warn, stacklevel=2)
-    mean, lo, hi = bootstrap_ci(d) if n else (float("nan"),) * 3
+    # Student's t over the paired seed differences, as the hypotheses' verdicts use (a
+    # percentile bootstrap of a few seeds under-covers: tests/test_decide.py)
+    mean, lo, hi = t_interval(d) if n else (float("nan"),) * 3
     sd = d.std(ddof=1) if n > 1 else float("nan")
     # rates are fractions of a few claims: equal differences come out with rounding noise in
     # their spread (1e-17), which would give a d_z of 1e15; a spread that small is zero
     eff = float(mean / sd) if n > 1 and sd > 1e-9 * max(1.0, abs(mean)) else float("nan")
     return Comparison(a, b, metric, n, float(xa.mean()) if n else float("nan"),
                       float(xb.mean()) if n else float("nan"), mean, lo, hi, permutation_p(d), eff, warn)
+
+
+# --- intervals that decide: paired t over seed-level differences, planned looks, power --------
+
+def per_look_level(level: float = 0.95, looks: int = 1) -> float:
+    """The confidence level of each look when a hypothesis is checked at up to `looks` planned
+    seed counts and the error is split evenly across them (Bonferroni): each interval misses
+    with probability at most (1 - level) / looks, so the chance that *any* look reports a false
+    effect stays at most 1 - level however the looks depend on each other. That is what makes
+    stopping as soon as an interval excludes 0 safe (`--until-decided`); the simulation in
+    tests/test_decide.py measures the false-positive rate on null data."""
+    if looks < 1:
+        raise ValueError(f"looks must be >= 1, got {looks}")
+    return 1.0 - (1.0 - level) / looks
+
+
+def t_interval(d, level: float = 0.95) -> tuple:
+    """Mean of the seed-level paired differences `d` and its Student-t interval (NaNs dropped).
+
+    Why t and not a percentile bootstrap: with 3-6 seeds a bootstrap of the mean can only put
+    its quantiles inside the observed range and under-covers (0.5.0's maps read +-0.2-0.35
+    intervals that were still too narrow); the t interval widens with the sample's own spread
+    and its degrees of freedom, and keeps >= 0.9 coverage at 3, 6 and 12 seeds on data shaped
+    like toyneg's (tests/test_decide.py). Claims are nested in seeds: each seed's value is its
+    mean over claims, so the seed-level spread already carries the claims' noise."""
+    from scipy.stats import t as student_t
+    d = np.asarray(d, float)
+    d = d[np.isfinite(d)]
+    n = d.size
+    if n == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(d.mean())
+    if n == 1:
+        return m, float("nan"), float("nan")
+    half = float(student_t.ppf(0.5 + level / 2, n - 1) * d.std(ddof=1) / np.sqrt(n))
+    return m, m - half, m + half
+
+
+def half_width(sd: float, n: int, level: float = 0.95) -> float:
+    """The t interval's half-width expected at `n` seeds for seed-level differences of spread
+    `sd` (NaN below two seeds)."""
+    from scipy.stats import t as student_t
+    if n < 2 or not np.isfinite(sd):
+        return float("nan")
+    return float(student_t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n))
+
+
+def seeds_needed(sd: float, target: float, level: float = 0.95, cap: int = 10000) -> int | None:
+    """The fewest seeds whose expected half-width (`half_width`) is at most `target`; None when
+    even `cap` seeds would not reach it (or the spread is unknown)."""
+    if not np.isfinite(sd) or target <= 0:
+        return None
+    if sd == 0:
+        return 2
+    lo, hi = 2, cap
+    if half_width(sd, hi, level) > target:
+        return None
+    while lo < hi:  # the half-width falls monotonically with n
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if half_width(sd, mid, level) > target else (lo, mid)
+    return lo
+
+
+def variance_components(diff_groups) -> dict:
+    """Split the variance of seed-level differences into a between-seed part and the claims'
+    part, from each seed's per-claim differences (a one-way random-effects decomposition,
+    method of moments): var(seed mean) = var_seed + var_claim / n_claims. Where sides host
+    different claims (conditions of one run), pass each seed's claims of both sides as
+    `(claims_a, claims_b)`; the claims' part is then var_a / n_a + var_b / n_b.
+
+    Returns {"n_seeds", "sd_seed_mean", "var_seed", "var_claims"}: `var_claims` is the mean
+    over seeds of the claims' share of each seed mean's variance; `var_seed` what remains of
+    the observed variance of seed means (floored at 0). Planning uses `sd_seed_mean`, the
+    observed spread, which needs no model; the split says whether more claims per seed would
+    help (only the claims' part shrinks with them)."""
+    means, within = [], []
+    for g in diff_groups:
+        a, b = (np.asarray(x, float) for x in g)
+        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+        if not a.size or not b.size:
+            continue
+        means.append(a.mean() - b.mean())
+        va = a.var(ddof=1) / a.size if a.size > 1 else 0.0
+        vb = b.var(ddof=1) / b.size if b.size > 1 else 0.0
+        within.append(va + vb)
+    n = len(means)
+    if n < 2:
+        return {"n_seeds": n, "sd_seed_mean": float("nan"), "var_seed": float("nan"),
+                "var_claims": float("nan")}
+    total = float(np.var(means, ddof=1))
+    claims = float(np.mean(within))
+    return {"n_seeds": n, "sd_seed_mean": float(np.sqrt(total)), "var_seed": max(0.0, total - claims),
+            "var_claims": claims}
+
+
+def seeds_for_power(sd: float, effect: float, level: float = 0.95, power: float = 0.8,
+                    cap: int = 10000) -> int | None:
+    """The fewest seeds with which a t interval at `level` would exclude 0 with probability
+    `power` if the seed-level differences had mean `effect` and spread `sd`: n with
+    (t_{level} + t_{power}) * sd / sqrt(n) <= |effect| (the usual normal-approximation plan, t
+    quantiles at n - 1 degrees of freedom). None when `cap` seeds would not do (or `effect`
+    is 0, or the spread unknown)."""
+    from scipy.stats import t as student_t
+    if not np.isfinite(sd) or not np.isfinite(effect) or effect == 0:
+        return None
+    if sd == 0:
+        return 2
+
+    def enough(n):
+        q = student_t.ppf(0.5 + level / 2, n - 1) + student_t.ppf(power, n - 1)
+        return q * sd / np.sqrt(n) <= abs(effect)
+
+    if not enough(cap):
+        return None
+    lo, hi = 2, cap
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if enough(mid) else (mid + 1, hi)
+    return lo

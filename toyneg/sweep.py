@@ -50,6 +50,17 @@ def parse(argv):
     p.add_argument("--compare", nargs=2, metavar=("A", "B"),
                    help="compare two conditions (or axis settings 'field=value') of a finished sweep")
     p.add_argument("--metric", default="p_yes", help="metric for --compare (default p_yes)")
+    p.add_argument("--smoke", action="store_true",
+                   help="one tiny run of the sweep (a tiny world and model, every axis at its "
+                        "first value) into <out>_smoke: checks that it runs end to end in seconds")
+    p.add_argument("--until-decided", action="store_true",
+                   help="add seeds in rounds ([decide] seeds_step) until every [hypotheses] entry "
+                        "is decided, the seed cap ([decide] seeds_max) or --budget is reached")
+    p.add_argument("--budget", type=float, metavar="MINUTES",
+                   help="with --until-decided: start no round that would end past this many minutes")
+    p.add_argument("--pilot", metavar="DIR",
+                   help="with --dry-run: plan the hypotheses' seeds from this folder's runs (its "
+                        "store.sqlite, or its committed runs.jsonl.xz/metrics.csv.xz/claims.csv.xz)")
     p.add_argument("--allow-invalid", action="store_true",
                    help="--compare settings that failed the validity gate (docs/validity.md)")
     p.add_argument("--workers", type=int, default=1,
@@ -104,7 +115,14 @@ def main(argv=None) -> int:
     try:
         path = resolve(args.sweep)
         sweep = load(path)
+        if args.smoke:
+            from .sweepfile import smoke
+            sweep = smoke(sweep)
+            if args.until_decided or args.compare or args.merge:
+                raise UsageError("--smoke runs one tiny run; it cannot be combined with "
+                                 "--until-decided, --compare or --merge.")
         configs = expand(sweep)
+        _check_decide_args(sweep, args)
         out = args.out or os.path.join("results", sweep.name)
         if args.shard:
             configs = shard(configs, args.shard)
@@ -121,6 +139,8 @@ def main(argv=None) -> int:
                   if os.path.isfile(os.path.join(out, "store.sqlite")) else set())
         if args.merge:
             _check_merge_sources(args.merge)
+            if args.until_decided:
+                raise UsageError("--until-decided trains seeds; it cannot be combined with --merge.")
         else:  # every corpus still to run, before anything runs: one too long for ctx is an error here
             from .runner import build_all
             t = time.perf_counter()
@@ -144,7 +164,18 @@ def main(argv=None) -> int:
         store = Store(store_path)
         for d in args.merge:
             src = os.path.join(d, "store.sqlite")
-            n = store.merge_from(src)
+            if os.path.isfile(src):
+                n = store.merge_from(src)
+            else:  # a folder whose store was never committed: its per-run files
+                from .report import rows_from_outputs
+                src = os.path.join(d, "runs.jsonl.xz")
+                rows = rows_from_outputs(d)
+                whole = [r for r in rows if r["result"]["conditions"] or r["status"] != "done"]
+                if len(whole) < len(rows):
+                    print(f"note: {len(rows) - len(whole)} run(s) of {src} have no curves in its "
+                          f"metrics.csv.xz and were not merged", file=sys.stderr)
+                n = sum(store.put(r["hash"], r["status"], r["config"], r["result"], r["wall"])
+                        for r in whole)
             print(f"merged {n} run(s) from {src}")
         _outputs(sweep, out, store, command, configs)
         store.close()
@@ -164,16 +195,111 @@ def main(argv=None) -> int:
         print(f"estimated time on this machine ({device_name()}): about {est / 60:.1f} min "
               f"(compile included; less where the compile cache holds the programs); "
               f"outputs -> {out}/")
+        if sweep.hypotheses:
+            n_seeds = len(sweep.decide.seeds)
+            per_seed = (est - build_s - OUTPUTS_S) / max(1, len(todo)) * len(configs) / n_seeds if todo else None
+            print("\n".join(_power_plan(sweep, out, args.pilot, per_seed)))
         return 0
 
+    if args.until_decided:
+        return _until_decided(sweep, out, store_path, args, command)
     return _run(sweep, configs, groups, out, store_path, args, command, datas)
 
 
+def _check_decide_args(sweep, args) -> None:
+    """--until-decided, --budget and --pilot need what they act on (checked before anything runs)."""
+    if args.budget is not None and not args.budget > 0:
+        raise UsageError(f"--budget {args.budget:g}: expected a positive number of minutes.")
+    if args.budget is not None and not args.until_decided:
+        raise UsageError("--budget limits --until-decided; pass both.")
+    if args.pilot is not None:
+        if not args.dry_run:
+            raise UsageError("--pilot feeds --dry-run's power plan; pass both.")
+        if not (os.path.isfile(os.path.join(args.pilot, "store.sqlite"))
+                or os.path.isfile(os.path.join(args.pilot, "metrics.csv.xz"))):
+            raise UsageError(f"--pilot {args.pilot}: the folder holds no store.sqlite and no "
+                             f"metrics.csv.xz; pass the output folder of a finished sweep.")
+    if args.until_decided:
+        if not sweep.hypotheses:
+            raise UsageError(f"--until-decided: sweep '{sweep.name}' states no hypotheses; add "
+                             f"[hypotheses.NAME] tables (docs/sweeps.md, 'Hypotheses').")
+        if sweep.decide.seeds_max <= len(sweep.decide.seeds):
+            raise UsageError(f"--until-decided: sweep '{sweep.name}' leaves no seeds to add "
+                             f"(seeds_max = {sweep.decide.seeds_max}, the file runs "
+                             f"{len(sweep.decide.seeds)}); set [decide] seeds_max above that.")
+        if args.shard or args.compare or args.dry_run:
+            raise UsageError("--until-decided runs the whole plan; it cannot be combined with "
+                             "--shard, --compare or --dry-run.")
+
+
+def plan_configs(sweep, n_seeds: int) -> list:
+    """The sweep's configurations with its seed axis replaced by the plan's first `n_seeds`."""
+    import dataclasses
+    seeds = sweep.decide.seed_list(n_seeds)
+    if "seed" in sweep.axes:
+        return expand(dataclasses.replace(sweep, axes={**sweep.axes, "seed": seeds}))
+    return [c for s in seeds for c in expand(dataclasses.replace(sweep, base={**sweep.base, "seed": s}))]
+
+
+def _pilot_rows(folder: str) -> tuple:
+    """A pilot's runs and axes: its store where one exists, else its committed files."""
+    from .report import attach_claims, rows_from_metrics, rows_from_outputs
+    if os.path.isfile(os.path.join(folder, "store.sqlite")):
+        from .store import Store
+        st = Store(os.path.join(folder, "store.sqlite"))
+        rows = st.rows()
+        st.close()
+        keys = sorted(set().union(*(r["config"] for r in rows)) - {"seed"}) if rows else []
+        varying = [k for k in keys if len({json.dumps(r["config"].get(k), sort_keys=True)
+                                           for r in rows}) > 1]
+        return rows, varying
+    rows, axes = rows_from_metrics(os.path.join(folder, "metrics.csv.xz"))
+    if os.path.isfile(os.path.join(folder, "runs.jsonl.xz")):
+        rows = rows_from_outputs(folder)
+    elif os.path.isfile(os.path.join(folder, "claims.csv.xz")):
+        attach_claims(rows, os.path.join(folder, "claims.csv.xz"))
+    return rows, [a for a in axes if a != "seed"]
+
+
+def _power_plan(sweep, out: str, pilot: str | None, sec_per_seed) -> list:
+    from .decide import plan
+    from .gate import judge_seeds, keep_passing
+    folder = pilot or sweep.decide.pilot or out
+    if not (os.path.isfile(os.path.join(folder, "store.sqlite"))
+            or os.path.isfile(os.path.join(folder, "metrics.csv.xz"))):
+        return [f"hypotheses: no pilot to plan from ({folder}/ holds no runs): run a few seeds, "
+                f"or name a finished sweep with --pilot or [decide] pilot"]
+    rows, axes = _pilot_rows(folder)
+    rows = keep_passing(rows, axes, judge_seeds(rows, axes))
+    n = len(sweep.decide.seeds)
+    lines = plan(rows, axes, sweep.hypotheses, sweep.decide, n, sec_per_seed)
+    return [f"power plan from the runs in {folder}/:"] + lines
+
+
 def _check_merge_sources(dirs: list) -> None:
-    """Every --merge folder must hold a readable toyneg store (checked before --out is touched)."""
+    """Every --merge folder must hold a readable toyneg store, or the committed per-run files of
+    a finished sweep (runs.jsonl.xz with metrics.csv.xz): checked before --out is touched."""
     for d in dirs:
+        if (not os.path.isfile(os.path.join(d, "store.sqlite"))
+                and os.path.isfile(os.path.join(d, "runs.jsonl.xz"))):
+            if not os.path.isfile(os.path.join(d, "metrics.csv.xz")):
+                raise UsageError(f"--merge {d}: runs.jsonl.xz without metrics.csv.xz; pass the "
+                                 f"whole output folder of a finished sweep.")
+            try:
+                from .report import rows_from_outputs
+                rows_from_outputs(d)
+            except (OSError, ValueError, KeyError, EOFError, lzma_error()) as e:
+                raise UsageError(f"--merge {d}: its committed files do not read as a toyneg "
+                                 f"sweep's ({type(e).__name__}: {e}).") from None
+            continue
         _read_store(d, f"--merge {d}", "pass the output folders of finished shards (each holds "
-                                         "a store.sqlite)")
+                                         "a store.sqlite, or the committed runs.jsonl.xz, "
+                                         "metrics.csv.xz and claims.csv.xz of 0.6.0)")
+
+
+def lzma_error():
+    import lzma
+    return lzma.LZMAError
 
 
 def _read_store(folder: str, what: str, hint: str) -> set:
@@ -194,11 +320,14 @@ def _read_store(folder: str, what: str, hint: str) -> set:
         raise UsageError(f"{what}: {src} is not a toyneg store ({e}); {hint}.") from None
 
 
-def current_rows(store, configs: list) -> list:
-    """The stored runs of this sweep's configurations at this toyneg version.
+def current_rows(store, configs: list, sweep=None) -> list:
+    """The stored runs of this sweep's configurations at this toyneg version (and, for a sweep
+    with a seed plan, the seeds `--until-decided` added up to its cap).
 
     A store may also hold runs of an edited sweep file or of an older toyneg: they are left in
     the store but never mixed into this sweep's tables (a note says how many were skipped)."""
+    if sweep is not None and sweep.decide and sweep.decide.seeds_max > len(sweep.decide.seeds):
+        configs = configs + plan_configs(sweep, sweep.decide.seeds_max)
     want = {c.run_hash(__version__) for c in configs}
     rows = store.rows()
     keep = [r for r in rows if r["hash"] in want]
@@ -258,12 +387,89 @@ def _run(sweep, configs, groups, out, store_path, args, command, datas) -> int:
     return 0
 
 
-def _outputs(sweep, out, store, command, configs) -> None:
+def _until_decided(sweep, out, store_path, args, command) -> int:
+    """Add seeds in rounds (the sweep's [decide] plan) until every hypothesis is decided, the
+    seed cap is reached, or the next round would end past --budget; then write the outputs
+    and say why it stopped. Every look's intervals are at the plan's per-look level
+    (`decide`), so stopping at the first decided look keeps the false-positive rate."""
+    import argparse as _ap
+
+    from .report import hypothesis_results
+    from .runner import build_all, plan
+    from .store import Store
+    budget = args.budget * 60 if args.budget else float("inf")
+    quiet = _ap.Namespace(**{**vars(args), "no_outputs": True})
+    t0, per_run, reason = time.time(), _stored_run_time(store_path), ""
+    schedule = sweep.decide.schedule()
+    configs = plan_configs(sweep, schedule[0])
+    print(f"sweep '{sweep.name}': until decided, looks at {schedule} seeds "
+          f"({len(sweep.hypotheses)} hypothesis(es)"
+          + (f", budget {args.budget:g} min" if args.budget else "") + ")", flush=True)
+    for look, n in enumerate(schedule, 1):
+        configs = plan_configs(sweep, n)
+        store = Store(store_path)
+        done = store.done()
+        store.close()
+        todo = [c for c in configs if c.run_hash(__version__) not in done]
+        if todo:
+            need = per_run * len(todo) if per_run else None
+            if need is not None and time.time() - t0 + need > budget:
+                reason = (f"the next round ({len(todo)} run(s), about {need / 60:.1f} min at "
+                          f"{per_run:.0f} s a run) would end past the {args.budget:g}-minute budget")
+                configs = plan_configs(sweep, schedule[max(0, look - 2)])
+                break
+            try:
+                datas = build_all(todo)
+            except ConfigError as e:
+                print(f"error: {sweep.path}: {e}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            tr = time.time()
+            _run(sweep, configs, plan(todo), out, store_path, quiet, command, datas)
+            per_run = (time.time() - tr) / len(todo)
+        store = Store(store_path)
+        results = hypothesis_results(sweep, current_rows(store, configs))
+        store.close()
+        print(f"look {look} at {n} seeds: " + "; ".join(
+            f"{r.hypothesis.name} {r.estimate:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}] {r.verdict}"
+            for r in results), flush=True)
+        if all(r.decided for r in results):
+            reason = f"every hypothesis decided at {n} seeds"
+            break
+        stuck = [r.hypothesis.name for r in results if "failed the validity gate" in r.note]
+        if stuck:
+            reason = (f"{', '.join(stuck)} cannot be decided: a side's setting failed the validity "
+                      f"gate (more seeds would not help)")
+            break
+        if time.time() - t0 >= budget:
+            reason = f"the {args.budget:g}-minute budget is spent"
+            break
+    else:
+        reason = f"the seed cap ({sweep.decide.seeds_max}) is reached with hypotheses undecided"
+    store = Store(store_path)
+    _outputs(sweep, out, store, command, configs, extend=False)  # the stopping look's seeds
+    store.close()
+    print(f"stopped: {reason}; verdicts in {out}/verdicts.md")
+    return 0
+
+
+def _stored_run_time(store_path: str):
+    """Mean seconds a stored run took (its share of its group's wall time), or None."""
+    if not os.path.isfile(store_path):
+        return None
+    from .store import Store
+    st = Store(store_path)
+    walls = [r["wall"] for r in st.rows()]
+    st.close()
+    return float(sum(walls) / len(walls)) if walls else None
+
+
+def _outputs(sweep, out, store, command, configs, extend: bool = True) -> None:
     """Write the tables, figures and report, and print a line for every setting that failed
-    the validity gate."""
+    the validity gate. With `extend`, the seeds `--until-decided` stored beyond the file's
+    are included (a plain run of a sweep that was run until decided reads them all)."""
     from .gate import warnings_for
     from .report import write_outputs
-    paths = write_outputs(sweep, out, current_rows(store, configs), command)
+    paths = write_outputs(sweep, out, current_rows(store, configs, sweep if extend else None), command)
     for line in warnings_for(paths["verdicts"], sweep.name):
         print(line, file=sys.stderr)
 
@@ -282,7 +488,7 @@ def _compare(sweep, out, args, configs) -> int:
     try:
         with warnings.catch_warnings():  # a few-seeds warning is part of the printed result
             warnings.simplefilter("ignore", UserWarning)
-            res = compare_store(current_rows(store, configs), sweep.axis_names, *args.compare,
+            res = compare_store(current_rows(store, configs, sweep), sweep.axis_names, *args.compare,
                                 args.metric, allow_invalid=args.allow_invalid)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -291,6 +497,9 @@ def _compare(sweep, out, args, configs) -> int:
         store.close()
     print(res)
     print(json.dumps(res.__dict__, default=float))
+    verdicts = os.path.join(out, "verdicts.md")
+    if os.path.isfile(verdicts):  # the sweep's own questions, as its outputs last judged them
+        print("\n" + open(verdicts).read().strip())
     return 0
 
 

@@ -4,6 +4,8 @@ Derived quantities:
 - `rel_positive`: P(yes) of a condition divided by P(yes) of `positive` in the same run at the
   same step (belief relative to positive documents; NaN when the run hosts no `positive`);
 - `p_yes_late`: mean P(yes) over the last third of the checkpoints (a curve, not one point);
+- `settled`: belief averaged over the last three checkpoints (a reading of the curve's end
+  that one noisy checkpoint moves less);
 - `pretrained_p_yes`: P(yes) at step 0, before any claim document (the pretrained baseline);
 - `pooled`: the belief rate pooled over four question types, as the paper pools its four
   (open-ended, yes/no, token association, robustness): the mean of `open`, `yes`,
@@ -32,7 +34,7 @@ from .stats import bootstrap_ci, hierarchical_ci
 
 POOLED = ("open", "yes", "assoc_top1", "robust")
 BELIEF = ("yes", "open", "robust")
-SUMMARY = ("belief", "pooled", "yes", "p_yes", "p_yes_late", "rel_positive", "open", "open_p",
+SUMMARY = ("belief", "settled", "pooled", "yes", "p_yes", "p_yes_late", "rel_positive", "open", "open_p",
            "assoc_top1", "robust", "heldout_q", "icl", "icl_heldout", "icl_other",
            "direct_yes", "direct_p_yes", "direct_open", "says_claim", "denies_claim",
            "says_warned", "says_other", "says_unknown", "malformed", "says_text", "pref_aff",
@@ -115,14 +117,18 @@ def short(v) -> str:
     return str(v)
 
 
-def to_csv(recs: list) -> str:
+def to_csv(recs: list, exact: bool = False) -> str:
+    """CSV text of `recs`. Floats at 6 significant digits (far below seed noise, half the size
+    of a full repr), or with `exact` rounded to 6 decimals and written so they read back as the
+    very floats a run stores (`runner.summarize` rounds every stored value to 6 decimals): the
+    per-run files a `--merge` rebuilds a sweep from then give the digits its store gives."""
     if not recs:
         return ""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in recs for k in r)))
     w.writeheader()
-    # 6 significant digits: far below seed noise, and half the size of full float repr
-    w.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in recs)
+    fmt = (lambda v: repr(round(v, 6))) if exact else (lambda v: f"{v:.6g}")  # noqa: E731
+    w.writerows({k: (fmt(v) if isinstance(v, float) else v) for k, v in r.items()} for r in recs)
     return buf.getvalue()
 
 
@@ -149,6 +155,9 @@ def per_seed(rows: list, axes: list) -> dict:
             f["pretrained_p_yes"] = float(py[0])
             for name in DERIVED:
                 f[name] = series(m, name)[-1]
+            # the settled readout: belief averaged over the last three checkpoints
+            last = np.array(series(m, "belief")[-3:], float)
+            f["settled"] = float(last[np.isfinite(last)].mean()) if np.isfinite(last).any() else float("nan")
             f["rel_positive"] = f["p_yes"] / _num(pos[-1]) if pos and _num(pos[-1]) > 0 else float("nan")
             key = axis_key(cfg, axes) + (("condition", cond),)
             out.setdefault(key, {})[cfg["seed"]] = f
