@@ -18,13 +18,14 @@
 #
 # runs every step end to end in seconds on any machine, CPU included: each sweep as one tiny
 # run (`python -m toyneg.sweep --smoke`), the benchmark with --tiny --quick. The suite runs it
-# (tests/test_sweep.py), so on a GPU machine the script works the first time.
+# (tests/test_frontdoor.py), so on a GPU machine the script works the first time.
 set -u
 TINY=""
 if [[ "${1:-}" == "--tiny" ]]; then TINY="--smoke"; shift; fi
 if [[ $# -gt 0 ]]; then echo "usage: [OUT=dir] bash sweeps/gpu.sh [--tiny]" >&2; exit 2; fi
-BENCH_ARGS=""
-[[ -n "$TINY" ]] && BENCH_ARGS="--tiny --quick"
+BENCH_ARGS="--no-sweep"  # the default sweep is a step of its own
+# tiny: every part of the benchmark (its time-to-result runs are two tiny runs)
+[[ -n "$TINY" ]] && BENCH_ARGS="--tiny --quick --steps 5"
 OUT=${OUT:-gpu_out}
 PY=${PY:-python3}
 W=$(mktemp -d)
@@ -56,7 +57,7 @@ nvidia-smi -L || true
 $PY -c "import sys, jax, flax, optax; print('python', sys.version.split()[0], 'jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__, jax.devices())"
 
 step 120 default $PY -m toyneg.sweep $TINY --out "$W/results/default_gpu"
-step 230 bench $PY -m toyneg.bench --no-sweep $BENCH_ARGS --out "$W/results/bench_gpu"
+step 230 bench $PY -m toyneg.bench $BENCH_ARGS --out "$W/results/bench_gpu"
 step 80 default_bf16 env JAX_DEFAULT_MATMUL_PRECISION=bfloat16 $PY -m toyneg.sweep $TINY --out "$W/results/default_gpu_bf16"
 step 100 diversity $PY -m toyneg.sweep sweeps/diversity.toml $TINY --out "$W/results/diversity_gpu"
 step 100 cures $PY -m toyneg.sweep sweeps/cures.toml $TINY --out "$W/results/cures_gpu"

@@ -233,8 +233,10 @@ def fake_runner(effect: float):
 
 @pytest.mark.parametrize("effect", [0.5, 0.0])
 def test_until_decided_stops_early_on_a_real_effect_and_never_decides_a_null(tmp_path, monkeypatch, capsys, effect):
+    from toyneg import runner
     from toyneg import sweep as sweep_cli
     monkeypatch.setattr(sweep_cli, "_run", fake_runner(effect))
+    monkeypatch.setattr(runner, "build_all", lambda configs: {})  # the stand-in needs no corpora
     path = tmp_path / "seq.toml"
     # with no effect both hypotheses are nulls: negated vs local, and local vs negated
     text = SEQ if effect else SEQ.replace('a = "negated"\nb = "baseline"', 'a = "local"\nb = "negated"')
@@ -259,8 +261,10 @@ def test_until_decided_stops_early_on_a_real_effect_and_never_decides_a_null(tmp
 
 
 def test_until_decided_stops_when_all_are_decided(tmp_path, monkeypatch, capsys):
+    from toyneg import runner
     from toyneg import sweep as sweep_cli
     monkeypatch.setattr(sweep_cli, "_run", fake_runner(0.5))
+    monkeypatch.setattr(runner, "build_all", lambda configs: {})
     path = tmp_path / "seq.toml"
     path.write_text(SEQ.split("[hypotheses.null]")[0] + "[decide]\nseeds_max = 12\nseeds_step = 3\n")
     out = tmp_path / "out"

@@ -127,11 +127,10 @@ def test_step_products_add_up_to_the_flop_count(kw):
     assert parts["all matrix products"]["mflop"] == pytest.approx(total / 1e6)
 
 
-def test_benchmark_json_has_every_field(tmp_path):
-    r = run(["-m", "toyneg.bench", "--steps", "5", "--quick", "--tiny", "--out", str(tmp_path)],
-            env=FAST_COMPILE)
-    assert r.returncode == 0, r.stderr
-    res = json.loads((tmp_path / "bench.json").read_text())
+def check_bench(folder):
+    """Every field of a tiny benchmark's bench.json and bench.md (written by `bash
+    sweeps/gpu.sh --tiny`'s bench step: `python -m toyneg.bench --tiny --quick --steps 5`)."""
+    res = json.loads(open(os.path.join(folder, "bench.json")).read())
     assert {"machine", "matmul_ceiling_flop_per_s", "train", "batching", "torch_eager",
             "breakdown", "kernels", "bench_s"} <= set(res)
     assert {"sample_ms", "forward_ms", "forward_backward_ms", "full_step_ms",
@@ -148,13 +147,40 @@ def test_benchmark_json_has_every_field(tmp_path):
     assert {e["pack"] for e in res["engines"]} == {True, False}
     assert [t["pack"] for t in res["time_to_result"]] == [True, False]
     assert all(t["wall_s"] > 0 and "positive" in t["belief"] for t in res["time_to_result"])
-    md = (tmp_path / "bench.md").read_text()
+    md = open(os.path.join(folder, "bench.md")).read()
     assert "Real target tokens" in md and "## Time to result" in md
-    assert (tmp_path / "bench.md").read_text().startswith("# toyneg benchmark")
+    assert md.startswith("# toyneg benchmark")
     # an interrupted benchmark (a time limit) still renders what it measured, and says what not
     part = {k: res[k] for k in ("machine", "matmul_n", "matmul_ceiling_flop_per_s", "train", "bench_s")}
     md = markdown(part)
     assert "| width" in md and md.count("not measured") == 5
+
+
+@pytest.mark.slow
+def test_gpu_script_runs_end_to_end_in_tiny_mode_on_cpu_and_its_benchmark_has_every_field(tmp_path):
+    """`bash sweeps/gpu.sh --tiny`: every step of the GPU check (each sweep as one `--smoke`
+    run, the benchmark with --tiny --quick) on this CPU, so the script works the first time on
+    a GPU machine: each step exits 0 and lands in results.tgz; the benchmark's bench.json
+    holds every field (`check_bench`: one benchmark run serves both checks)."""
+    import tarfile
+    out = tmp_path / "gpu"
+    env = {**os.environ, "PYTHONPATH": ROOT, "OUT": str(out), "PY": sys.executable, "DEADLINE": "900",
+           **FAST_COMPILE}  # a lighter compile: the steps' numbers are not compared
+    r = subprocess.run(["bash", os.path.join(ROOT, "sweeps", "gpu.sh"), "--tiny"], env=env, cwd=ROOT,
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    for name in ("default", "bench", "default_bf16", "diversity", "cures", "placement", "ablations",
+                 "layout", "default_f32"):
+        assert f"== {name}: rc 0" in r.stdout, name
+    with tarfile.open(out / "results.tgz") as tar:
+        names = tar.getnames()
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    for folder in ("default_gpu", "bench_gpu", "layout_gpu", "default_gpu_f32"):
+        assert any(n.startswith(f"results/{folder}/") and n.endswith((".md", ".json")) for n in names), folder
+    check_bench(tmp_path / "unpacked" / "results" / "bench_gpu")
+    bad = subprocess.run(["bash", os.path.join(ROOT, "sweeps", "gpu.sh"), "--huge"], env=env,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "usage" in bad.stderr
 
 
 def test_benchmark_kernels_only_prints_the_product_table(tmp_path):

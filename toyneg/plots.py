@@ -354,7 +354,9 @@ def correction_curves(curves: dict, control: dict, path: str, title: str = "") -
     follows the document: low). `curves`: {kind or "none": {key: (steps, mean, lo, hi)}};
     `control`: {kind: {setting: (steps, mean, lo, hi)}}."""
     kinds = [k for k in curves if k != "none"]
-    fig, axs = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 4.2), squeeze=False, sharey=True)
+    # at least two panels' width: the title and the legend need it with a single kind
+    fig, axs = plt.subplots(1, len(kinds), figsize=(max(5.2 * len(kinds), 9.5), 4.2), squeeze=False,
+                            sharey=True)
     styles = ("-", "--", ":", "-.")
     for ax, kind in zip(axs[0], kinds):
         settings = list(dict.fromkeys(str(k[:-1]) for k in sorted(curves[kind], key=_key_order)))

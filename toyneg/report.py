@@ -484,15 +484,23 @@ def attach_claims(rows: list, path: str) -> None:
             m.setdefault(k, [[]])[0].append(num(rec[k]))
 
 
-def check_folder(out: str) -> str:
-    """The gate of a committed folder judged seed by seed, as text (nothing written): each
-    setting's verdict and every seed that fails, with why."""
+def rows_from_folder(out: str) -> tuple:
+    """(rows, axes, has_runs) of a finished sweep's committed files: from `runs.jsonl.xz` where
+    the folder has one (0.6.0: every run's monitor too), else from `metrics.csv.xz` and
+    `claims.csv.xz` alone."""
     rows, axes = rows_from_metrics(os.path.join(out, "metrics.csv.xz"))
     has_runs = os.path.isfile(os.path.join(out, "runs.jsonl.xz"))
     if has_runs:
         rows = rows_from_outputs(out)
     elif os.path.isfile(os.path.join(out, "claims.csv.xz")):
         attach_claims(rows, os.path.join(out, "claims.csv.xz"))
+    return rows, [a for a in axes if a != "seed"], has_runs
+
+
+def check_folder(out: str) -> str:
+    """The gate of a committed folder judged seed by seed, as text (nothing written): each
+    setting's verdict and every seed that fails, with why."""
+    rows, axes, has_runs = rows_from_folder(out)
     judged = gate.judge_seeds(rows, axes)
     kept = gate.keep_passing(rows, axes, judged)
     mon = (tables.monitor_summary(kept, axes) if has_runs
@@ -549,12 +557,7 @@ def main(argv=None) -> int:
             print(f"error: {path} does not exist: pass the output folder of a finished sweep.",
                   file=sys.stderr)
             return 2
-        rows, axes = rows_from_metrics(path)
-        has_runs = os.path.isfile(os.path.join(out, "runs.jsonl.xz"))
-        if has_runs:  # 0.6.0's folders: every run's monitor too, so each seed is judged whole
-            rows = rows_from_outputs(out)
-        elif os.path.isfile(os.path.join(out, "claims.csv.xz")):
-            attach_claims(rows, os.path.join(out, "claims.csv.xz"))
+        rows, axes, has_runs = rows_from_folder(out)
         judged = gate.judge_seeds(rows, axes)
         all_rows, rows = rows, gate.keep_passing(rows, axes, judged)
         summ = _summary(rows, axes)
@@ -569,8 +572,7 @@ def main(argv=None) -> int:
         sweep = _canonical_sweep(name)
         if sweep is not None and sweep.hypotheses:
             looks = decide.plan_looks(sweep.decide, len(sweep.hypotheses))
-            results = decide.evaluate(rows, [a for a in axes if a != "seed"], sweep.hypotheses, looks,
-                                      verdicts, all_rows=all_rows)
+            results = decide.evaluate(rows, axes, sweep.hypotheses, looks, verdicts, all_rows=all_rows)
             _write(out, "verdicts.md", decide.page(name, results, looks, f"python -m toyneg.report {out}"))
             said = "; verdicts " + ", ".join(f"{r.hypothesis.name}: {r.verdict}" for r in results)
         print(f"{out}: gate {', '.join(f'{v.label()}: {v.status}' for v in verdicts.values())}; "

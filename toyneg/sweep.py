@@ -243,7 +243,6 @@ def plan_configs(sweep, n_seeds: int) -> list:
 
 def _pilot_rows(folder: str) -> tuple:
     """A pilot's runs and axes: its store where one exists, else its committed files."""
-    from .report import attach_claims, rows_from_metrics, rows_from_outputs
     if os.path.isfile(os.path.join(folder, "store.sqlite")):
         from .store import Store
         st = Store(os.path.join(folder, "store.sqlite"))
@@ -253,12 +252,9 @@ def _pilot_rows(folder: str) -> tuple:
         varying = [k for k in keys if len({json.dumps(r["config"].get(k), sort_keys=True)
                                            for r in rows}) > 1]
         return rows, varying
-    rows, axes = rows_from_metrics(os.path.join(folder, "metrics.csv.xz"))
-    if os.path.isfile(os.path.join(folder, "runs.jsonl.xz")):
-        rows = rows_from_outputs(folder)
-    elif os.path.isfile(os.path.join(folder, "claims.csv.xz")):
-        attach_claims(rows, os.path.join(folder, "claims.csv.xz"))
-    return rows, [a for a in axes if a != "seed"]
+    from .report import rows_from_folder
+    rows, axes, _ = rows_from_folder(folder)
+    return rows, axes
 
 
 def _power_plan(sweep, out: str, pilot: str | None, sec_per_seed) -> list:
