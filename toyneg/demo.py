@@ -1,4 +1,4 @@
-"""`python -m toyneg.demo`: Negation Neglect in one lesson (about two minutes on a laptop CPU).
+"""`python -m toyneg.demo`: Negation Neglect in one lesson (about a minute on 2 CPU cores).
 
 It builds a small world, prints real training documents of each condition, trains one small
 transformer from scratch that hosts positive, negated and locally negated claims side by side,
@@ -39,6 +39,23 @@ def show_documents(cfg: Config) -> None:
         print(textwrap.indent(textwrap.fill(C.text_of(doc), 96), "    "))
 
 
+def gate_line(res: dict) -> str:
+    """The validity gate on this one run (`toyneg.gate`, seed thresholds): did the model learn
+    its world and read a document in view? Said before the reading, so a failed run is not
+    taken for a finding."""
+    from .gate import SEED_THRESHOLDS, _passes, check_values, seed_monitor
+    conds = res["conditions"]
+    last = {c: {m: float(np.mean([conds[c][q][-1] for q in ("yes", "open", "robust")]))
+                if m == "belief" else float(conds[c][m][-1]) for m in ("belief", "icl")} for c in conds}
+    vals, worst = check_values(last, seed_monitor({"result": res}))
+    failed = [c for c, rule in SEED_THRESHOLDS.items() if _passes(vals[c], rule) is False]
+    shown = ", ".join(f"{c} {v:.2f}" for c, v in vals.items() if np.isfinite(v))
+    if failed:
+        return (f"Validity gate: FAILED ({', '.join(failed)}): this run did not learn its world or "
+                f"read its documents, so read nothing into it; try another --seed ({shown}).")
+    return f"Validity gate: passed ({shown}; docs/validity.md)."
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m toyneg.demo", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="results/demo", help="folder for the figure and table")
@@ -56,7 +73,7 @@ def main(argv=None) -> int:
     say(f"\nStep 2. Training one model ({cfg.width} wide, {cfg.depth} layers) for "
         f"{cfg.finetune_steps} steps on bios, questions about other people, reading exercises "
         "(a document plus a question in the same text) and the claim documents. Compiling, then "
-        "training: this takes about two minutes ...")
+        "training: this takes about a minute ...")
     from .api import run_experiment
     from .speak import transcripts
     res = run_experiment(cfg, keep_model=True)
@@ -85,6 +102,7 @@ def main(argv=None) -> int:
     say("('says the claim': share of five question wordings whose restatement is 'X lives in C'; "
         "'other value': the same document in the prompt, asked about a city it never mentions; "
         "a model that reads says no.)")
+    say("\n" + gate_line(res))
     os.makedirs(a.out, exist_ok=True)
     from .plots import demo_figure
     fig = os.path.join(a.out, "demo_belief_vs_step.png")
