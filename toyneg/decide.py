@@ -49,6 +49,7 @@ class Result:
     verdict: str = "undecided"
     needed: int | None = None          # seeds `needed_hw` needs at the spread seen
     needed_hw: float = float("nan")    # the half-width that would decide it (at most the target)
+    gate_failed: bool = False          # a side's setting failed the validity gate: never decided
     note: str = ""
 
     @property
@@ -85,13 +86,19 @@ def side_by_seed(cells: dict, claims: dict, spec: str, metric: str) -> tuple:
     return by_seed, {s: np.concatenate(v) for s, v in per_claim.items()}, settings
 
 
-def differences(rows: list, axes: list, h: Hypothesis) -> tuple:
+def cells(rows: list, axes: list) -> tuple:
+    """(per-seed values, per-claim values) of every (setting, condition): what `differences`
+    reads, computed once for all of a sweep's hypotheses."""
+    return tables.per_seed(rows, axes), tables.per_claim(rows, axes)
+
+
+def differences(rows: list, axes: list, h: Hypothesis, tab: tuple | None = None) -> tuple:
     """Paired seed-level differences a - b (sorted by seed), each side's per-seed values and
-    claims, and the settings each side touched."""
-    cells = tables.per_seed(rows, axes)
-    claims = tables.per_claim(rows, axes)
-    a, ca, sa = side_by_seed(cells, claims, h.a, h.metric)
-    b, cb, sb = side_by_seed(cells, claims, h.b, h.metric)
+    claims, and the settings each side touched (`tab`: `cells(rows, axes)`, where already
+    computed)."""
+    per_seed, claims = tab or cells(rows, axes)
+    a, ca, sa = side_by_seed(per_seed, claims, h.a, h.metric)
+    b, cb, sb = side_by_seed(per_seed, claims, h.b, h.metric)
     seeds = sorted(set(a) & set(b))
     d = np.array([a[s] - b[s] for s in seeds])
     return seeds, d, (a, b), (ca, cb), sa + sb
@@ -111,9 +118,11 @@ def evaluate(rows: list, axes: list, hyps: list, looks: int = 1, gate_verdicts: 
     dropped any seed), a hypothesis that lost seeds to the gate also reports its estimate with
     them, since dropping seeds on a gated metric selects on the outcome."""
     lvl = per_look_level(level, looks)
+    tab = cells(rows, axes)
+    tab_all = cells(all_rows, axes) if all_rows is not None else None
     out = []
     for h in hyps:
-        seeds, d, (a, b), (ca, cb), touched = differences(rows, axes, h)
+        seeds, d, (a, b), (ca, cb), touched = differences(rows, axes, h, tab)
         r = Result(h, level=lvl, n_seeds=len(seeds))
         r.n_claims = int(sum(len(ca.get(s, ())) + len(cb.get(s, ())) for s in seeds))
         if seeds:
@@ -133,7 +142,7 @@ def evaluate(rows: list, axes: list, hyps: list, looks: int = 1, gate_verdicts: 
             failed = [gate_verdicts[k] for k in gated if k in gate_verdicts
                       and gate_verdicts[k].status == "FAIL"]
             if failed:
-                r.verdict, r.needed = "undecided", None
+                r.verdict, r.needed, r.gate_failed = "undecided", None, True
                 notes.append("a side's setting failed the validity gate ("
                              + "; ".join(f"{v.label()}: {v.reason()}" for v in failed) + ")")
             from .gate import weak_note
@@ -141,7 +150,7 @@ def evaluate(rows: list, axes: list, hyps: list, looks: int = 1, gate_verdicts: 
             if w:
                 notes.append(w)
         if all_rows is not None and seeds:
-            s_all, d_all, *_ = differences(all_rows, axes, h)
+            s_all, d_all, *_ = differences(all_rows, axes, h, tab_all)
             if len(s_all) > len(seeds):
                 m, lo, hi = t_interval(d_all, lvl)
                 notes.append(f"with the {len(s_all) - len(seeds)} seed(s) the gate dropped: "
@@ -220,7 +229,7 @@ def markdown(results: list, looks: int = 1) -> str:
         verdict = f"**{r.verdict}**" if r.decided else r.verdict
         if not r.decided and r.needed:
             verdict += f" (about {r.needed} seeds for half-width {r.needed_hw:.2g})"
-        elif not r.decided and np.isfinite(r.sd) and r.needed is None and "failed" not in r.note:
+        elif not r.decided and np.isfinite(r.sd) and r.needed is None and not r.gate_failed:
             verdict += (" (no number of seeds decides an estimate this close to "
                         + ("0; state a margin to test equivalence)" if h.kind != "equiv" else "the margin)"))
         if not r.decided and r.needed and r.needed_hw < h.target:
@@ -260,11 +269,9 @@ def plan(pilot_rows: list, pilot_axes: list, hyps: list, decide, n_planned: int,
     out = [f"hypotheses: {len(hyps)}; seed plan: {n_planned} seed(s) first, then +{decide.step} "
            f"per round up to {decide.seeds_max} (the 5% split {looks} way(s): each interval at "
            f"{_pct(lvl)})"]
+    tab = cells(pilot_rows, pilot_axes)
     for h in hyps:
-        try:
-            seeds, d, _, (ca, cb), _ = differences(pilot_rows, pilot_axes, h)
-        except (KeyError, ValueError):
-            seeds, d = [], np.array([])
+        seeds, d, _, (ca, cb), _ = differences(pilot_rows, pilot_axes, h, tab)
         if d.size < 2:
             out.append(f"  {h.name} ({h.statement()}, {h.metric}): the pilot holds {d.size} paired "
                        f"seed(s) of these sides: no spread to plan from")

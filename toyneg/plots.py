@@ -14,6 +14,7 @@ from .tables import condition_rank, short  # noqa: E402
 
 TAB10 = plt.get_cmap("tab10").colors
 COLORS = dict(zip(CONDITIONS, TAB10))
+OWN_FORMS = plt.get_cmap("Dark2").colors  # forms a sweep file defines (not in COLORS)
 PROBES = (("belief", "belief (3 questions)"), ("yes", "yes/no"), ("open", "open answer"),
           ("assoc_top1", "token assoc."), ("robust", "robustness"), ("heldout_q", "held-out question"), ("icl", "in-context control"))
 
@@ -64,6 +65,11 @@ def belief_curves(curves_by_metric: dict, path: str, title: str = "") -> None:
             else:
                 style = styles[settings.index(setting)] if by_style else "-"
                 color = COLORS.get(cond) if by_style or len(curves) <= 10 else None
+                if cond not in COLORS and (by_style or len(curves) <= 10):
+                    # a sweep file's own form: a palette of its own, dashed, so it never takes
+                    # a built-in condition's colour
+                    extra = [c for c in conds if c not in COLORS]
+                    color, style = OWN_FORMS[extra.index(cond) % len(OWN_FORMS)], "--"
             line, = ax.plot(x, mean, marker=".", ls=style, label=_label(key), color=color)
             if np.isfinite(lo).any():
                 ax.fill_between(x, lo, hi, alpha=0.15, color=line.get_color())

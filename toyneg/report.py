@@ -14,16 +14,11 @@ from .data import MONITOR_GROUPS
 from .stats import compare_paired
 
 
-def varying_axes(sweep, rows: list) -> list:
-    """Axes with more than one value among the stored runs (seed excluded)."""
-    out = []
-    for a in sweep.axis_names:
-        if a == "seed":
-            continue
-        vals = {json.dumps(r["config"].get(a)) for r in rows}
-        if len(vals) > 1:
-            out.append(a)
-    return out
+def varying_axes(sweep, rows: list, names=None) -> list:
+    """Axes (the sweep's, or `names`) with more than one value among the stored runs (seed
+    excluded)."""
+    return [a for a in (sweep.axis_names if names is None else names) if a != "seed"
+            and len({json.dumps(r["config"].get(a), sort_keys=True) for r in rows}) > 1]
 
 
 KEY_CONDITIONS = ("positive", "negated", "local")  # the curves shown when a sweep has too many
@@ -50,13 +45,10 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
         paths["claims"] = _write(out, "claims.csv.xz",
                                  lzma.compress(tables.to_csv(claim_recs, exact=True).encode(), preset=9))
     # every seed judged on its own: a failing seed is named in gate.md and kept out of the rest
-    judged = gate.judge_seeds(rows, axes)
-    all_rows, rows = rows, gate.keep_passing(rows, axes, judged)
-    summ = _summary(rows, axes)
-    mon = tables.monitor_summary(rows, axes)
+    all_rows = rows
+    rows, summ, mon, verdicts = judge(rows, axes)
     mon.sort(key=lambda r: tuple(plots.sortkey(r[a]) for a in axes)
              + (list(MONITOR_GROUPS).index(r["group"]),))
-    verdicts = mark(summ, mon, axes, judged, gate.asserting(rows))
     looks = decide.plan_looks(sweep.decide, len(sweep.hypotheses))
     if sweep.hypotheses:
         results = decide.evaluate(rows, _hyp_axes(sweep, rows), sweep.hypotheses, looks, verdicts,
@@ -167,11 +159,8 @@ def write_outputs(sweep, out: str, rows: list, command: str) -> dict:
 def hypothesis_results(sweep, rows: list) -> list:
     """Every hypothesis of `sweep` judged on `rows` as the sweep's outputs judge it: failing
     seeds left out, failed settings refused, weak ones noted (`decide.evaluate`)."""
-    axes = varying_axes(sweep, rows)
-    judged = gate.judge_seeds(rows, axes)
-    all_rows, rows = rows, gate.keep_passing(rows, axes, judged)
-    summ = _summary(rows, axes)
-    vs = gate.verdicts(summ, tables.monitor_summary(rows, axes), axes, judged, gate.asserting(rows))
+    all_rows = rows
+    rows, _, _, vs = judge(rows, varying_axes(sweep, rows), metrics=("belief", "icl"))
     looks = decide.plan_looks(sweep.decide, len(sweep.hypotheses))
     return decide.evaluate(rows, _hyp_axes(sweep, rows), sweep.hypotheses, looks, vs,
                            all_rows=all_rows)
@@ -227,6 +216,19 @@ def rows_from_outputs(folder: str) -> list:
     return out
 
 
+def judge(rows: list, axes: list, mon: list | None = None, metrics=None) -> tuple:
+    """The validity gate over a sweep's runs, seed by seed and then per setting: (kept runs,
+    summary rows of the kept runs, monitor rows, {setting: gate.Verdict}). A failing seed is
+    left out of `kept` where its setting keeps enough seeds (`gate.keep_passing`); `mon` is
+    the kept runs' monitor unless given (a folder's committed monitor.csv); `metrics` cuts the
+    summary to those columns (the gate reads `belief` and `icl`)."""
+    per_seed = gate.judge_seeds(rows, axes)
+    kept = gate.keep_passing(rows, axes, per_seed)
+    summ = _summary(kept, axes) if metrics is None else tables.summary(kept, axes, metrics=metrics)
+    mon = tables.monitor_summary(kept, axes) if mon is None else mon
+    return kept, summ, mon, mark(summ, mon, axes, per_seed, gate.asserting(rows))
+
+
 def mark(summ: list, mon: list, axes: list, judged: dict | None = None,
          asserts: set = frozenset()) -> dict:
     """The gate's verdict of every setting, written into each summary row (`gate`) so tables and
@@ -269,7 +271,10 @@ def figures(name: str, out: str, rows: list, axes: list, summ: list) -> tuple:
                      for m, c in curves.items()}
             note = f" ({', '.join(KEY_CONDITIONS)} only)"
         conds = {r["condition"] for r in summ}
-        if not axes and len(conds) >= 4:  # families of conditions, members as thin lines
+        in_family = {c for members in plots.FAMILIES.values() for c in members}
+        # families of conditions, members as thin lines; a form no family holds (a sweep file's
+        # own) would be left out of that figure, so then every condition gets its own line
+        if not axes and len(conds) >= 4 and conds <= in_family:
             figs["curves"] = "belief_vs_step.png"
             fams = {m: tables.group_curves(rows, m, plots.FAMILIES) for m in curves}
             plots.family_curves(curves, fams, os.path.join(out, figs["curves"]),
@@ -376,13 +381,10 @@ def compare_store(rows: list, axes: list, a: str, b: str, metric: str = "p_yes",
     A selection's value per seed is the mean of `metric` over the stored (setting, condition)
     cells it matches, at the final checkpoint. Seeds that failed the gate are left out, as in
     the sweep's tables; a weak setting is named in the comparison's warning."""
-    judged = gate.judge_seeds(rows, axes)
-    rows = gate.keep_passing(rows, axes, judged)
+    rows, _, _, verdicts = judge(rows, axes, metrics=("belief", "icl"))
     by = tables.per_seed(rows, axes)
     if not by:
         raise ValueError("the store holds no finished runs")
-    summ = tables.summary(rows, axes, metrics=("belief", "icl"))
-    verdicts = gate.verdicts(summ, tables.monitor_summary(rows, axes), axes, judged, gate.asserting(rows))
     metrics = next(iter(next(iter(by.values())).values()))
     if metric not in metrics:
         raise ValueError(f"unknown metric {metric!r}; allowed: {sorted(metrics)}")
@@ -501,11 +503,8 @@ def check_folder(out: str) -> str:
     """The gate of a committed folder judged seed by seed, as text (nothing written): each
     setting's verdict and every seed that fails, with why."""
     rows, axes, has_runs = rows_from_folder(out)
-    judged = gate.judge_seeds(rows, axes)
-    kept = gate.keep_passing(rows, axes, judged)
-    mon = (tables.monitor_summary(kept, axes) if has_runs
-           else monitor_rows(os.path.join(out, "monitor.csv"), axes))
-    vs = gate.verdicts(_summary(kept, axes), mon, axes, judged, gate.asserting(rows))
+    mon = None if has_runs else monitor_rows(os.path.join(out, "monitor.csv"), axes)
+    _, _, _, vs = judge(rows, axes, mon, metrics=("belief", "icl"))
     lines = [f"{out}: {len(rows)} run(s)" + ("" if has_runs else " (no per-run monitor: seeds "
                                                                   "judged without it)")]
     for v in vs.values():
@@ -557,14 +556,10 @@ def main(argv=None) -> int:
             print(f"error: {path} does not exist: pass the output folder of a finished sweep.",
                   file=sys.stderr)
             return 2
-        rows, axes, has_runs = rows_from_folder(out)
-        judged = gate.judge_seeds(rows, axes)
-        all_rows, rows = rows, gate.keep_passing(rows, axes, judged)
-        summ = _summary(rows, axes)
+        all_rows, axes, has_runs = rows_from_folder(out)
         name = os.path.basename(os.path.normpath(out))
-        mon = (tables.monitor_summary(rows, axes) if has_runs
-               else monitor_rows(os.path.join(out, "monitor.csv"), axes))
-        verdicts = mark(summ, mon, axes, judged, gate.asserting(rows))
+        mon = None if has_runs else monitor_rows(os.path.join(out, "monitor.csv"), axes)
+        rows, summ, _, verdicts = judge(all_rows, axes, mon)
         _write(out, "gate.md", _gate_page(name, verdicts))
         figs, _ = figures(name, out, rows, axes, summ)
         _prune(out, figs)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import lzma
 import os
 import shlex
 import sys
@@ -248,10 +249,8 @@ def _pilot_rows(folder: str) -> tuple:
         st = Store(os.path.join(folder, "store.sqlite"))
         rows = st.rows()
         st.close()
-        keys = sorted(set().union(*(r["config"] for r in rows)) - {"seed"}) if rows else []
-        varying = [k for k in keys if len({json.dumps(r["config"].get(k), sort_keys=True)
-                                           for r in rows}) > 1]
-        return rows, varying
+        from .report import varying_axes
+        return rows, varying_axes(None, rows, sorted(set().union(*(r["config"] for r in rows))))
     from .report import rows_from_folder
     rows, axes, _ = rows_from_folder(folder)
     return rows, axes
@@ -284,7 +283,7 @@ def _check_merge_sources(dirs: list) -> None:
             try:
                 from .report import rows_from_outputs
                 rows_from_outputs(d)
-            except (OSError, ValueError, KeyError, EOFError, lzma_error()) as e:
+            except (OSError, ValueError, KeyError, EOFError, lzma.LZMAError) as e:
                 raise UsageError(f"--merge {d}: its committed files do not read as a toyneg "
                                  f"sweep's ({type(e).__name__}: {e}).") from None
             continue
@@ -292,10 +291,6 @@ def _check_merge_sources(dirs: list) -> None:
                                          "a store.sqlite, or the committed runs.jsonl.xz, "
                                          "metrics.csv.xz and claims.csv.xz of 0.6.0)")
 
-
-def lzma_error():
-    import lzma
-    return lzma.LZMAError
 
 
 def _read_store(folder: str, what: str, hint: str) -> set:
@@ -431,7 +426,7 @@ def _until_decided(sweep, out, store_path, args, command) -> int:
         if all(r.decided for r in results):
             reason = f"every hypothesis decided at {n} seeds"
             break
-        stuck = [r.hypothesis.name for r in results if "failed the validity gate" in r.note]
+        stuck = [r.hypothesis.name for r in results if r.gate_failed]
         if stuck:
             reason = (f"{', '.join(stuck)} cannot be decided: a side's setting failed the validity "
                       f"gate (more seeds would not help)")
@@ -452,11 +447,13 @@ def _stored_run_time(store_path: str):
     """Mean seconds a stored run took (its share of its group's wall time), or None."""
     if not os.path.isfile(store_path):
         return None
-    from .store import Store
-    st = Store(store_path)
-    walls = [r["wall"] for r in st.rows()]
-    st.close()
-    return float(sum(walls) / len(walls)) if walls else None
+    import sqlite3
+    db = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
+    try:
+        (mean,) = db.execute("SELECT AVG(wall) FROM runs").fetchone()
+    finally:
+        db.close()
+    return None if mean is None else float(mean)
 
 
 def _outputs(sweep, out, store, command, configs, extend: bool = True) -> None:

@@ -233,15 +233,13 @@ class Decide:
     pilot: str = ""
     familywise: bool = False  # split the error over the hypotheses too (a family-wise 5%)
 
-    @property
-    def looks(self) -> int:
-        n0 = len(self.seeds)
-        return 1 + max(0, -(-(self.seeds_max - n0) // self.step)) if self.seeds_max > n0 else 1
-
     def schedule(self) -> list:
-        """The seed counts at which a hypothesis is looked at."""
+        """The seed counts at which a hypothesis is looked at: the file's, then every `step`
+        more, the cap last."""
         n0 = len(self.seeds)
-        return sorted({min(n0 + i * self.step, self.seeds_max) for i in range(self.looks)} | {n0})
+        if self.seeds_max <= n0:
+            return [n0]
+        return list(range(n0, self.seeds_max, self.step)) + [self.seeds_max]
 
     def seed_list(self, n: int) -> list:
         """The first `n` seeds of the plan: the file's, then consecutive ones after its largest."""
